@@ -1,0 +1,1 @@
+"""musiclake extractor: Spotify Web API and Million Playlist Dataset into the raw landing zone."""

@@ -1,0 +1,187 @@
+"""Load and save at the edges: Delta tables (create with column comments, MERGE upserts), catalog registration.
+
+Every curated table is a Delta table at ``<lake_path>/<name>``, registered in the catalog as
+``<database>.<name>`` (the Glue Data Catalog on AWS, Spark's Hive metastore locally), so Spark SQL and
+Athena see the same names. Writes are MERGEs keyed on the table's primary key: re-running a job on the
+same input changes nothing, and ``DESCRIBE HISTORY`` shows one version per run that changed data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from musiclake import storage
+
+log = logging.getLogger("musiclake.io")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A curated table: its name, schema (column comments in field metadata), key and partitioning.
+
+    Parameters
+    ----------
+    name
+        Table name, also its folder under the lake path.
+    schema
+        The table's columns; ``StructField.metadata["comment"]`` becomes the catalog column comment.
+    keys
+        The primary key MERGEs match on (unique, not null).
+    partition_by
+        Partition columns (chosen for how the table is queried).
+    comment
+        The table comment in the catalog.
+    """
+
+    name: str
+    schema: StructType
+    keys: tuple[str, ...]
+    partition_by: tuple[str, ...] = ()
+    comment: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def location(self, lake_path: str) -> str:
+        return storage.join(lake_path, self.name)
+
+    def qualified(self, database: str) -> str:
+        return f"{_checked(database)}.{_checked(self.name)}"
+
+
+def _checked(identifier: str) -> str:
+    if not _IDENTIFIER.match(identifier):
+        raise ValueError(f"invalid database/table name {identifier!r}: use letters, digits and _")
+    return identifier
+
+
+def ensure_database(spark: SparkSession, database: str, location: str | None = None) -> None:
+    """Create the catalog database if it does not exist."""
+    where = f" LOCATION '{location}'" if location else ""
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {_checked(database)}{where}")
+
+
+def ensure_table(spark: SparkSession, spec: TableSpec, lake_path: str, database: str) -> DeltaTable:
+    """Create the Delta table (registered as ``database.name`` with comments) unless it already exists."""
+    ensure_database(spark, database)
+    builder = (
+        DeltaTable.createIfNotExists(spark)
+        .tableName(spec.qualified(database))
+        .location(spec.location(lake_path))
+        .comment(spec.comment)
+    )
+    for column in spec.schema.fields:
+        builder = builder.addColumn(
+            column.name, column.dataType, nullable=column.nullable, comment=column.metadata.get("comment")
+        )
+    if spec.partition_by:
+        builder = builder.partitionedBy(*spec.partition_by)
+    for key, value in {"delta.autoOptimize.optimizeWrite": "true", **spec.properties}.items():
+        builder = builder.property(key, value)
+    return builder.execute()
+
+
+def load_table(spark: SparkSession, spec: TableSpec, lake_path: str) -> DataFrame:
+    """Read a curated table by path (works with or without the catalog)."""
+    return spark.read.format("delta").load(spec.location(lake_path))
+
+
+def table_exists(spark: SparkSession, spec: TableSpec, lake_path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, spec.location(lake_path))
+
+
+def conform(df: DataFrame, schema: StructType) -> DataFrame:
+    """Select exactly the schema's columns, cast to its types: the write-side schema contract."""
+    missing = [f.name for f in schema.fields if f.name not in df.columns]
+    if missing:
+        raise ValueError(f"cannot write: columns missing from the DataFrame: {missing}")
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def merge_upsert(
+    spark: SparkSession,
+    spec: TableSpec,
+    updates: DataFrame,
+    lake_path: str,
+    database: str,
+    *,
+    newer_than: str | None = None,
+    delete_flag: str | None = None,
+) -> dict[str, int]:
+    """MERGE ``updates`` into the table on its keys (insert new keys, update changed rows).
+
+    Parameters
+    ----------
+    newer_than
+        Optional SQL condition over ``s`` (source) and ``t`` (target) that must hold for a matched row to be
+        replaced, e.g. ``"s.observed_at > t.observed_at"``: late-arriving older data never wins.
+    delete_flag
+        Optional boolean column of ``updates``: matched rows flagged true are deleted (never inserted).
+
+    Returns
+    -------
+    Delta's operation metrics for the merge (rows inserted, updated, deleted).
+    """
+    table = ensure_table(spark, spec, lake_path, database)
+    source = conform(updates, spec.schema) if delete_flag is None else updates
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
+    value_columns = [f.name for f in spec.schema.fields if f.name not in spec.keys]
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in value_columns) or "false"
+    update_when = f"({changed})" + (f" AND ({newer_than})" if newer_than else "")
+    assignments = {f"`{f.name}`": f"s.`{f.name}`" for f in spec.schema.fields}
+    merge = table.alias("t").merge(source.alias("s"), on)
+    if delete_flag:
+        merge = merge.whenMatchedDelete(condition=f"s.`{delete_flag}`" + (f" AND ({newer_than})" if newer_than else ""))
+        update_when = f"NOT s.`{delete_flag}` AND {update_when}"
+    merge = merge.whenMatchedUpdate(condition=update_when, set=assignments)
+    merge = merge.whenNotMatchedInsert(
+        condition=f"NOT s.`{delete_flag}`" if delete_flag else None, values=assignments
+    )
+    merge.execute()
+    metrics = last_operation_metrics(table)
+    log.info("merged into %s: %s", spec.name, metrics)
+    return metrics
+
+
+def last_operation_metrics(table: DeltaTable) -> dict[str, int]:
+    """The numeric operation metrics of the table's latest commit (e.g. numTargetRowsInserted)."""
+    row = table.history(1).select("operationMetrics").first()
+    metrics = (row["operationMetrics"] or {}) if row else {}
+    return {k: int(v) for k, v in metrics.items() if str(v).lstrip("-").isdigit()}
+
+
+def append_rows(spark: SparkSession, spec: TableSpec, rows: DataFrame, lake_path: str, database: str) -> None:
+    """Append to a log-like table (job_runs, quarantine, processed_runs) after making sure it exists."""
+    ensure_table(spark, spec, lake_path, database)
+    conform(rows, spec.schema).write.format("delta").mode("append").save(spec.location(lake_path))
+
+
+def overwrite_table(
+    spark: SparkSession, spec: TableSpec, rows: DataFrame, lake_path: str, database: str, *, files: int | None = None
+) -> None:
+    """Replace a derived table's contents in one Delta commit (the previous version stays in history)."""
+    ensure_table(spark, spec, lake_path, database)
+    data = conform(rows, spec.schema)
+    if files:
+        data = data.repartition(files, *spec.partition_by) if spec.partition_by else data.coalesce(files)
+    data.write.format("delta").mode("overwrite").option("overwriteSchema", "false").save(spec.location(lake_path))
+
+
+def list_partitions(spark: SparkSession, qualified_name: str) -> list[dict[str, str]]:
+    """The partitions of a catalogued Delta table, as ``{column: value}`` dicts in sorted order.
+
+    ``SHOW PARTITIONS`` does not apply to Delta tables (their partitions live in the Delta log, which is also
+    how Athena prunes them), so this reads the partition values from the table's current snapshot files.
+    """
+    detail = spark.sql(f"DESCRIBE DETAIL {qualified_name}").first()
+    columns = list(detail["partitionColumns"]) if detail else []
+    if not columns:
+        return []
+    rows = spark.table(qualified_name).select(*columns).distinct().orderBy(*columns).collect()  # small: one row per partition
+    return [{c: (None if r[c] is None else str(r[c])) for c in columns} for r in rows]

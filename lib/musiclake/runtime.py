@@ -1,0 +1,271 @@
+"""One runtime for Glue and local Spark: the only place that creates a SparkSession.
+
+A job never asks "am I on Glue?": it calls :func:`job_session` with its parsed options and gets a
+SparkSession. On Glue that session comes from ``GlueContext`` (``Job.init`` before, ``Job.commit``
+after a successful run). Anywhere else it is a local SparkSession configured like Glue 5.1 started
+with ``--datalake-formats delta --enable-glue-datacatalog``:
+
+* Delta Lake 3.3.2 (SQL extension + ``DeltaCatalog``), jars from the local jar cache;
+* Spark's Hive metastore in embedded Derby under ``$MUSICLAKE_HOME`` standing in for the Glue Data Catalog;
+* a checkpoint directory (ALS and other iterative jobs need one);
+* when ``AWS_ENDPOINT_URL_S3`` is set: ``s3://`` and ``s3a://`` served by hadoop-aws's S3A against that
+  endpoint (path-style), so jobs keep speaking ``s3://`` while a local S3 API server answers.
+
+Environment (read here, at the edge, and nowhere in library code):
+``MUSICLAKE_RUNTIME`` (glue|local|auto), ``MUSICLAKE_HOME`` (default ``./.musiclake``),
+``MUSICLAKE_JARS_DIR`` (default ``~/.cache/musiclake/jars``), ``MUSICLAKE_SPARK_MASTER`` (default ``local[2]``),
+``MUSICLAKE_SHUFFLE_PARTITIONS`` (default 8), ``MUSICLAKE_DRIVER_MEMORY`` (default 4g), ``AWS_ENDPOINT_URL_S3``,
+``JAVA_HOME`` (must be a Java 17; found automatically under /usr/lib/jvm when unset).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from musiclake.options import JobOptions
+
+log = logging.getLogger("musiclake.runtime")
+
+DELTA_VERSION = "3.3.2"
+HADOOP_VERSION = "3.3.4"
+AWS_SDK_VERSION = "1.12.262"
+DELTA_JARS = (f"delta-spark_2.12-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VERSION}.jar")
+S3_JARS = (f"hadoop-aws-{HADOOP_VERSION}.jar", f"aws-java-sdk-bundle-{AWS_SDK_VERSION}.jar")
+JAVA_MAJOR = "17"
+GLUE_FLAG = "--musiclake_runtime"
+
+
+class RuntimeSetupError(RuntimeError):
+    """The local runtime cannot start; the message says what to run to fix it."""
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """How the local stand-in for Glue 5.1 is set up (see the module docstring for the variables)."""
+
+    home: Path
+    jars_dir: Path
+    master: str = "local[2]"
+    shuffle_partitions: int = 8
+    driver_memory: str = "4g"
+    s3_endpoint: str | None = None
+    extra_conf: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LocalConfig":
+        env = os.environ if environ is None else environ
+        return cls(
+            home=Path(env.get("MUSICLAKE_HOME", ".musiclake")).expanduser().resolve(),
+            jars_dir=Path(env.get("MUSICLAKE_JARS_DIR", "~/.cache/musiclake/jars")).expanduser().resolve(),
+            master=env.get("MUSICLAKE_SPARK_MASTER", "local[2]"),
+            shuffle_partitions=int(env.get("MUSICLAKE_SHUFFLE_PARTITIONS", "8")),
+            driver_memory=env.get("MUSICLAKE_DRIVER_MEMORY", "4g"),
+            s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or None,
+        )
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.home / "metastore_db"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.home / "checkpoints"
+
+
+def find_java17(environ: Mapping[str, str] | None = None) -> Path:
+    """Return a Java 17 home: ``JAVA_HOME`` if it is one, else the first Java 17 under /usr/lib/jvm.
+
+    Spark 3.5 (like Glue 5.1) runs on Java 17; newer JDKs on this machine would fail at start-up.
+    """
+    env = os.environ if environ is None else environ
+    candidates = [Path(env["JAVA_HOME"])] if env.get("JAVA_HOME") else []
+    jvm_root = Path("/usr/lib/jvm")
+    if jvm_root.is_dir():
+        candidates += sorted(p for p in jvm_root.iterdir() if "17" in p.name and not p.is_symlink())
+    for home in candidates:
+        if _java_major(home) == JAVA_MAJOR:
+            return home
+    raise RuntimeSetupError(
+        "no Java 17 found (JAVA_HOME="
+        f"{env.get('JAVA_HOME', 'unset')}). Spark 3.5.6 / Glue 5.1 need Java 17: install openjdk-17-jdk-headless "
+        "and set JAVA_HOME to it (e.g. export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64)."
+    )
+
+
+def _java_major(home: Path) -> str | None:
+    release = home / "release"
+    if not release.is_file():
+        return None
+    for line in release.read_text().splitlines():
+        if line.startswith("JAVA_VERSION="):
+            version = line.split("=", 1)[1].strip().strip('"')
+            return version.split(".")[0]
+    return None
+
+
+def required_jars(config: LocalConfig) -> list[Path]:
+    """The jar files the local session loads; a clear error when the cache lacks one."""
+    jars = [config.jars_dir / name for name in (*DELTA_JARS, *S3_JARS)]
+    missing = [j.name for j in jars if not j.is_file()]
+    if missing:
+        raise RuntimeSetupError(
+            f"missing Spark jars in {config.jars_dir}: {', '.join(missing)}. "
+            "Run `make jars` (Maven resolves them from Maven Central into that folder), "
+            "or point MUSICLAKE_JARS_DIR at a folder that holds them."
+        )
+    return jars
+
+
+def s3a_conf(endpoint: str) -> dict[str, str]:
+    """Hadoop settings that make ``s3://`` and ``s3a://`` paths go to an S3 API server at ``endpoint``."""
+    return {
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.endpoint": endpoint,
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": str(endpoint.startswith("https")).lower(),
+        "fs.s3a.endpoint.region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "fs.s3a.change.detection.mode": "none",
+        "fs.s3a.attempts.maximum": "3",
+        "fs.s3a.retry.limit": "3",
+    }
+
+
+def configure_s3(spark: "SparkSession", endpoint: str, environ: Mapping[str, str] | None = None) -> None:
+    """Point a running local session's ``s3://`` paths at ``endpoint`` (e.g. a moto server).
+
+    Credentials come from this process's AWS variables when set (the JVM's own environment is fixed at
+    start-up), else from the AWS SDK's default chain. They go into the Hadoop configuration only, which is
+    never logged.
+    """
+    env = os.environ if environ is None else environ
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    settings = s3a_conf(endpoint)
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        settings["fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        settings["fs.s3a.access.key"] = env["AWS_ACCESS_KEY_ID"]
+        settings["fs.s3a.secret.key"] = env["AWS_SECRET_ACCESS_KEY"]
+    for key, value in settings.items():
+        hadoop_conf.set(key, value)
+    spark.sparkContext._jvm.org.apache.hadoop.fs.FileSystem.closeAll()  # drop cached clients of the old endpoint
+
+
+def local_spark_session(config: LocalConfig | None = None, app_name: str = "musiclake") -> "SparkSession":
+    """A local SparkSession configured like Glue 5.1 with Delta and a Data Catalog stand-in.
+
+    Returns the running session if one exists (tests share one per session).
+    """
+    config = config or LocalConfig.from_env()
+    java_home = find_java17()
+    os.environ["JAVA_HOME"] = str(java_home)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    jars = required_jars(config)
+    for folder in (config.home, config.warehouse_dir, config.checkpoint_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(config.master)
+        .appName(app_name)
+        .config("spark.jars", ",".join(str(j) for j in jars))
+        .config("spark.driver.memory", config.driver_memory)
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={config.home}")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.warehouse.dir", str(config.warehouse_dir))
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={config.metastore_dir};create=true",
+        )
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+        .config("spark.default.parallelism", str(config.shuffle_partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+        .config("spark.sql.adaptive.enabled", "true")
+        .enableHiveSupport()
+    )
+    for key, value in config.extra_conf.items():
+        builder = builder.config(key, value)
+    started = time.monotonic()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setCheckpointDir(str(config.checkpoint_dir))
+    if config.s3_endpoint:
+        configure_s3(spark, config.s3_endpoint)
+    log.info("local Spark %s ready in %.1fs (home %s)", spark.version, time.monotonic() - started, config.home)
+    return spark
+
+
+def is_glue(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """True when running as an AWS Glue job.
+
+    ``MUSICLAKE_RUNTIME=glue|local`` decides when set; otherwise the job is on Glue when the deployed job passes
+    ``--musiclake_runtime glue`` (deploy/ does) or Glue's own ``--JOB_RUN_ID`` is present.
+    """
+    env = os.environ if environ is None else environ
+    argv = list(sys.argv if argv is None else argv)
+    forced = env.get("MUSICLAKE_RUNTIME", "auto").lower()
+    if forced in ("glue", "local"):
+        return forced == "glue"
+    if GLUE_FLAG in argv:
+        index = argv.index(GLUE_FLAG)
+        return index + 1 < len(argv) and argv[index + 1].lower() == "glue"
+    return "--JOB_RUN_ID" in argv
+
+
+@contextmanager
+def job_session(options: "JobOptions", argv: Sequence[str] | None = None) -> Iterator["SparkSession"]:
+    """Give a job its SparkSession on Glue or locally; commit the Glue job only if the body succeeds.
+
+    Parameters
+    ----------
+    options
+        The job's parsed options (``job_name`` is passed to ``Job.init`` on Glue).
+    argv
+        The raw arguments (``sys.argv`` by default), handed to ``Job.init`` on Glue.
+    """
+    argv = list(sys.argv if argv is None else argv)
+    started = time.monotonic()
+    log.info("job %s starting with %s", options.job_name, options.as_dict())
+    if is_glue(argv):
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from awsglue.utils import getResolvedOptions
+        from pyspark.context import SparkContext
+
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        spark = glue_context.spark_session
+        args = getResolvedOptions(argv, ["JOB_NAME"])
+        if args.get("TempDir"):
+            spark.sparkContext.setCheckpointDir(args["TempDir"].rstrip("/") + "/checkpoints")
+        job = Job(glue_context)
+        job.init(options.job_name, args)
+        yield spark
+        job.commit()
+    else:
+        yield local_spark_session(app_name=options.job_name)
+    log.info("job %s finished in %.1fs", options.job_name, time.monotonic() - started)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Plain, timestamped logs on stderr (Glue ships stderr to CloudWatch)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("py4j", "botocore", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

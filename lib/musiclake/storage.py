@@ -1,0 +1,145 @@
+"""Byte-level storage for small objects on a local folder or S3, with one API for both.
+
+Used by the landing zone (extractor writes, jobs read manifests) and never for bulk table data,
+which Spark reads itself. S3 goes through boto3, so the standard AWS configuration applies,
+including ``AWS_ENDPOINT_URL_S3`` for a local S3 API server (moto) in tests and the demo.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+
+class ObjectExistsError(FileExistsError):
+    """Raised when a write-once object already exists (the landing zone is immutable)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed storage URI: ``s3://bucket/key`` or a local path (``file://`` or plain)."""
+
+    scheme: str  # "s3" or "file"
+    bucket: str  # empty for local paths
+    key: str  # S3 key, or the absolute local path
+
+    @classmethod
+    def parse(cls, uri: str) -> "Location":
+        parsed = urlparse(str(uri))
+        if parsed.scheme in ("s3", "s3a"):
+            if not parsed.netloc:
+                raise ValueError(f"S3 URI without a bucket: {uri!r} (expected s3://bucket/prefix)")
+            return cls("s3", parsed.netloc, parsed.path.lstrip("/"))
+        if parsed.scheme in ("", "file"):
+            path = parsed.path if parsed.scheme == "file" else str(uri)
+            return cls("file", "", str(Path(path).expanduser().resolve()))
+        raise ValueError(f"unsupported storage scheme {parsed.scheme!r} in {uri!r}: use s3:// or a local path")
+
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.scheme == "s3" else self.key
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path segments onto a URI or local path with ``/``."""
+    out = str(base).rstrip("/")
+    for part in parts:
+        out = f"{out}/{str(part).strip('/')}"
+    return out
+
+
+@lru_cache(maxsize=1)
+def _s3():
+    import boto3  # imported lazily: local-only users never need AWS libraries
+
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None)
+
+
+def put_bytes(uri: str, data: bytes, *, overwrite: bool = False) -> None:
+    """Write ``data`` at ``uri``; refuse to replace an existing object unless ``overwrite``.
+
+    Raises
+    ------
+    ObjectExistsError
+        If the object exists and ``overwrite`` is false (write-once semantics).
+    """
+    loc = Location.parse(uri)
+    if loc.scheme == "s3":
+        if not overwrite and exists(uri):
+            raise ObjectExistsError(uri)
+        _s3().put_object(Bucket=loc.bucket, Key=loc.key, Body=data)
+        return
+    path = Path(loc.key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # atomic on POSIX: readers see the old or the new object, never half
+        return
+    # Write beside, then hard-link into place: a crash never leaves a half-written object, and the
+    # link fails if the object exists, so two writers cannot both land it.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError as exc:
+        raise ObjectExistsError(uri) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def get_bytes(uri: str) -> bytes:
+    """Read the object at ``uri``; ``FileNotFoundError`` if it does not exist."""
+    loc = Location.parse(uri)
+    if loc.scheme == "s3":
+        client = _s3()
+        try:
+            return client.get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
+        except client.exceptions.NoSuchKey as exc:
+            raise FileNotFoundError(uri) from exc
+    return Path(loc.key).read_bytes()
+
+
+def exists(uri: str) -> bool:
+    loc = Location.parse(uri)
+    if loc.scheme == "s3":
+        from botocore.exceptions import ClientError
+
+        try:
+            _s3().head_object(Bucket=loc.bucket, Key=loc.key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+    return Path(loc.key).exists()
+
+
+def delete(uri: str) -> None:
+    """Remove one object (used only for the extractor's own checkpoint, never for landed data)."""
+    loc = Location.parse(uri)
+    if loc.scheme == "s3":
+        _s3().delete_object(Bucket=loc.bucket, Key=loc.key)
+    else:
+        Path(loc.key).unlink(missing_ok=True)
+
+
+def list_uris(prefix: str) -> Iterator[str]:
+    """All object URIs under ``prefix`` (recursively), sorted for a deterministic order."""
+    loc = Location.parse(prefix)
+    if loc.scheme == "s3":
+        key_prefix = loc.key.rstrip("/") + "/" if loc.key else ""
+        paginator = _s3().get_paginator("list_objects_v2")
+        keys = [
+            obj["Key"]
+            for page in paginator.paginate(Bucket=loc.bucket, Prefix=key_prefix)
+            for obj in page.get("Contents", [])
+        ]
+        yield from (f"s3://{loc.bucket}/{key}" for key in sorted(keys))
+        return
+    root = Path(loc.key)
+    if root.is_dir():
+        yield from (str(p) for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith("."))

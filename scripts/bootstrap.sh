@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Checks (and as root installs) what the machine itself must provide: Python 3.11, Java 17, Maven.
+# Everything else (the virtualenv, the Spark jars) is installed by `make` from the project's own files.
+set -euo pipefail
+
+need_apt=()
+command -v python3.11 >/dev/null 2>&1 || need_apt+=(python3.11 python3.11-venv)
+java17=""
+for d in "${JAVA_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk-arm64 /usr/lib/jvm/*17*; do
+  if [ -n "$d" ] && [ -x "$d/bin/java" ] && grep -q 'JAVA_VERSION="17' "$d/release" 2>/dev/null; then java17="$d"; break; fi
+done
+[ -n "$java17" ] || need_apt+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing ${need_apt[*]} with apt-get" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "bootstrap: missing system packages: ${need_apt[*]}" >&2
+    echo "bootstrap: install them (e.g. sudo apt-get install ${need_apt[*]}) and run make again." >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,76 @@
+"""musiclake: a Spotify-data lake and music recommender built as AWS Glue 5.1 PySpark jobs.
+
+One wheel carries the shared job library (``musiclake``) and the extractor (``musiclake_extract``).
+Extras keep the three audiences apart:
+
+* ``spark``   - the local stand-in for the Glue 5.1 runtime (pyspark, delta-spark, awsglue, the
+                pandas/numpy/pyarrow/boto3 versions Glue 5.1 ships). On Glue these are already there.
+* ``extract`` - the Spotify/MPD extractor (spotipy, boto3), as installed in the extractor image.
+* ``dev``     - tests and linting.
+
+Versions are pinned to the Glue 5.1 runtime (see ../shared/docs/PLATFORM.md) so local runs match production.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = (HERE / "lib" / "musiclake" / "VERSION").read_text().strip()
+
+# Glue 5.1 runtime versions (Spark 3.5.6, Python 3.11, Delta Lake 3.3.2).
+GLUE_51 = [
+    "pyspark==3.5.6",
+    "delta-spark==3.3.2",
+    "AWSGlueDataplanePython==5.1.0",
+    "boto3==1.40.61",
+    "numpy==2.3.4",
+    "pandas==2.3.3",
+    "pyarrow==22.0.0",
+]
+
+EXTRACT = [
+    "spotipy==2.26.0",
+    "boto3==1.40.61",
+    "requests>=2.32,<3",
+]
+
+DEV = [
+    "pytest==8.4.2",
+    "chispa==0.12.0",
+    "moto[server]==5.1.22",
+    "ruff==0.14.14",
+]
+
+setup(
+    name="musiclake",
+    version=VERSION,
+    description="Spotify-data lake and music recommender as AWS Glue 5.1 PySpark jobs",
+    long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    package_dir={
+        "musiclake": "lib/musiclake",
+        "musiclake_extract": "extract/musiclake_extract",
+    },
+    packages=(
+        ["musiclake"]
+        + [f"musiclake.{p}" for p in find_packages("lib/musiclake")]
+        + ["musiclake_extract"]
+        + [f"musiclake_extract.{p}" for p in find_packages("extract/musiclake_extract")]
+    ),
+    package_data={"musiclake": ["VERSION", "sql/*.sql"]},
+    install_requires=[],
+    extras_require={
+        "spark": GLUE_51,
+        "extract": EXTRACT,
+        "dev": DEV,
+    },
+    entry_points={
+        "console_scripts": [
+            "musiclake=musiclake.cli:main",
+            "musiclake-extract=musiclake_extract.cli:main",
+            "musiclake-fake-spotify=musiclake_extract.fake_server:main",
+        ]
+    },
+)
