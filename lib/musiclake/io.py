@@ -39,6 +39,8 @@ class TableSpec:
         Partition columns (chosen for how the table is queried).
     comment
         The table comment in the catalog.
+    path
+        Optional explicit location overriding ``<lake_path>/<name>`` (e.g. a job's ``--recommendations_path``).
     """
 
     name: str
@@ -47,9 +49,10 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     comment: str = ""
     properties: dict[str, str] = field(default_factory=dict)
+    path: str | None = None
 
     def location(self, lake_path: str) -> str:
-        return storage.join(lake_path, self.name)
+        return self.path or storage.join(lake_path, self.name)
 
     def qualified(self, database: str) -> str:
         return f"{_checked(database)}.{_checked(self.name)}"
@@ -87,21 +90,46 @@ def ensure_table(spark: SparkSession, spec: TableSpec, lake_path: str, database:
     return builder.execute()
 
 
-def load_table(spark: SparkSession, spec: TableSpec, lake_path: str) -> DataFrame:
-    """Read a curated table by path (works with or without the catalog)."""
-    return spark.read.format("delta").load(spec.location(lake_path))
+def load_table(spark: SparkSession, spec: TableSpec, lake_path: str, version: int | None = None) -> DataFrame:
+    """Read a curated table by path (works with or without the catalog), optionally at a fixed version."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(spec.location(lake_path))
+
+
+def load_current(spark: SparkSession, spec: TableSpec, lake_path: str) -> DataFrame:
+    """The table as of now, pinned to its current version (later writes in the same job do not leak in);
+    an empty DataFrame with the table's schema when the table does not exist yet."""
+    if not table_exists(spark, spec, lake_path):
+        return spark.createDataFrame([], spec.schema)
+    return load_table(spark, spec, lake_path, version=current_version(spark, spec, lake_path))
+
+
+def load_envelopes(spark: SparkSession, files: list[str], schema: StructType, corrupt_column: str) -> DataFrame:
+    """Read landing files (gzip JSON Lines) with an explicit envelope schema; no inference.
+
+    Lines that are not JSON are kept whole in ``corrupt_column``; ``source_file`` names the file of each line.
+    """
+    return (
+        spark.read.schema(schema)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", corrupt_column)
+        .json(files)
+        .withColumn("source_file", F.input_file_name())
+    )
 
 
 def table_exists(spark: SparkSession, spec: TableSpec, lake_path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, spec.location(lake_path))
 
 
-def conform(df: DataFrame, schema: StructType) -> DataFrame:
-    """Select exactly the schema's columns, cast to its types: the write-side schema contract."""
-    missing = [f.name for f in schema.fields if f.name not in df.columns]
+def conform(df: DataFrame, schema: StructType, keep: tuple[str, ...] = ()) -> DataFrame:
+    """Select exactly the schema's columns (plus ``keep``), cast to its types: the write-side schema contract."""
+    missing = [f.name for f in schema.fields if f.name not in df.columns] + [c for c in keep if c not in df.columns]
     if missing:
         raise ValueError(f"cannot write: columns missing from the DataFrame: {missing}")
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields], *keep)
 
 
 def merge_upsert(
@@ -111,41 +139,47 @@ def merge_upsert(
     lake_path: str,
     database: str,
     *,
-    newer_than: str | None = None,
     delete_flag: str | None = None,
+    delete_missing: bool = False,
 ) -> dict[str, int]:
-    """MERGE ``updates`` into the table on its keys (insert new keys, update changed rows).
+    """MERGE ``updates`` into the table on its keys: insert new keys, update rows whose values changed.
 
     Parameters
     ----------
-    newer_than
-        Optional SQL condition over ``s`` (source) and ``t`` (target) that must hold for a matched row to be
-        replaced, e.g. ``"s.observed_at > t.observed_at"``: late-arriving older data never wins.
     delete_flag
-        Optional boolean column of ``updates``: matched rows flagged true are deleted (never inserted).
+        Optional boolean column of ``updates``: matched rows flagged true are deleted (and never inserted).
+    delete_missing
+        Delete stored rows whose key is not in ``updates`` (``updates`` is then the whole table: a full sync).
 
     Returns
     -------
-    Delta's operation metrics for the merge (rows inserted, updated, deleted).
+    Delta's operation metrics of the merge (numTargetRowsInserted/Updated/Deleted, ...).
+
+    Notes
+    -----
+    Deciding *which* rows win (latest observation, newer than stored) is the caller's job; this only applies
+    them. Unchanged rows are not rewritten, so merging the same updates twice changes nothing.
     """
     table = ensure_table(spark, spec, lake_path, database)
-    source = conform(updates, spec.schema) if delete_flag is None else updates
+    source = conform(updates, spec.schema, keep=(delete_flag,) if delete_flag else ())
+    if spec.partition_by:  # few, large files per partition rather than one per task
+        source = source.repartition(*spec.partition_by)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
     value_columns = [f.name for f in spec.schema.fields if f.name not in spec.keys]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in value_columns) or "false"
-    update_when = f"({changed})" + (f" AND ({newer_than})" if newer_than else "")
     assignments = {f"`{f.name}`": f"s.`{f.name}`" for f in spec.schema.fields}
     merge = table.alias("t").merge(source.alias("s"), on)
     if delete_flag:
-        merge = merge.whenMatchedDelete(condition=f"s.`{delete_flag}`" + (f" AND ({newer_than})" if newer_than else ""))
-        update_when = f"NOT s.`{delete_flag}` AND {update_when}"
-    merge = merge.whenMatchedUpdate(condition=update_when, set=assignments)
-    merge = merge.whenNotMatchedInsert(
+        merge = merge.whenMatchedDelete(condition=f"s.`{delete_flag}`")
+        changed = f"NOT s.`{delete_flag}` AND ({changed})"
+    merge = merge.whenMatchedUpdate(condition=changed, set=assignments).whenNotMatchedInsert(
         condition=f"NOT s.`{delete_flag}`" if delete_flag else None, values=assignments
     )
+    if delete_missing:
+        merge = merge.whenNotMatchedBySourceDelete()
     merge.execute()
     metrics = last_operation_metrics(table)
-    log.info("merged into %s: %s", spec.name, metrics)
+    log.info("merged into %s: %s", spec.name, {k: v for k, v in metrics.items() if k.startswith("numTarget")})
     return metrics
 
 
@@ -183,5 +217,11 @@ def list_partitions(spark: SparkSession, qualified_name: str) -> list[dict[str, 
     columns = list(detail["partitionColumns"]) if detail else []
     if not columns:
         return []
-    rows = spark.table(qualified_name).select(*columns).distinct().orderBy(*columns).collect()  # small: one row per partition
+    # small by construction: one row per partition
+    rows = spark.table(qualified_name).select(*columns).distinct().orderBy(*columns).collect()
     return [{c: (None if r[c] is None else str(r[c])) for c in columns} for r in rows]
+
+
+def current_version(spark: SparkSession, spec: TableSpec, lake_path: str) -> int:
+    """The table's latest Delta version."""
+    return int(DeltaTable.forPath(spark, spec.location(lake_path)).history(1).first()["version"])

@@ -24,9 +24,10 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from musiclake import storage
 
@@ -39,19 +40,19 @@ _RUN_ID = re.compile(r"^[a-z]+-\d{8}T\d{6}Z-[0-9a-f]{8}$")
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso_utc(moment: datetime) -> str:
     """Format a timestamp as ISO-8601 UTC with microseconds and a ``Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_run_id(source: str, started_at: datetime | None = None) -> str:
     """A unique, sortable run id: ``<source>-<YYYYMMDDTHHMMSSZ>-<8 hex>``."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
-    moment = (started_at or utc_now()).astimezone(timezone.utc)
+    moment = (started_at or utc_now()).astimezone(UTC)
     return f"{source}-{moment:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
@@ -157,7 +158,7 @@ class Manifest:
         return json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> "Manifest":
+    def from_json(cls, data: bytes | str) -> Manifest:
         doc = json.loads(data)
         version = doc.get("manifest_version")
         if version != MANIFEST_VERSION:
@@ -182,7 +183,8 @@ def read_manifests(landing: str, source: str | None = None) -> list[Manifest]:
     prefix = storage.join(landing, MANIFESTS_DIR) if source is None else storage.join(
         landing, MANIFESTS_DIR, f"source={source}"
     )
-    manifests = [Manifest.from_json(storage.get_bytes(uri)) for uri in storage.list_uris(prefix) if uri.endswith(".json")]
+    uris = [uri for uri in storage.list_uris(prefix) if uri.endswith(".json")]
+    manifests = [Manifest.from_json(storage.get_bytes(uri)) for uri in uris]
     return sorted(manifests, key=lambda m: (m.started_at, m.run_id))
 
 

@@ -1,0 +1,43 @@
+"""Column -> Column helpers shared by the flatten transforms."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+SPOTIFY_ID = r"^[0-9A-Za-z]{22}$"
+
+
+def spotify_id_from_uri(uri: Column, kind: str) -> Column:
+    """``spotify:<kind>:<id>`` -> ``<id>`` (null for other kinds, local files and malformed URIs)."""
+    extracted = F.regexp_extract(uri, rf"^spotify:{kind}:([0-9A-Za-z]{{22}})$", 1)
+    return F.when(extracted != "", extracted)
+
+
+def valid_spotify_id(value: Column) -> Column:
+    """``value`` when it is a 22-character base62 Spotify id, else null."""
+    return F.when(value.rlike(SPOTIFY_ID), value)
+
+
+def field_problem(raw_json: Column, parsed: Column, path: str) -> Column:
+    """Why a required field is unusable, or null when it is fine.
+
+    ``missing required field <path>`` when the raw JSON has no (or a null) value there, ``wrong type for field
+    <path>`` when it has one that did not parse into the declared type.
+    """
+    present = F.get_json_object(raw_json, f"$.{path}").isNotNull()
+    return (
+        F.when(parsed.isNotNull(), F.lit(None).cast("string"))
+        .when(present, F.lit(f"wrong type for field {path}"))
+        .otherwise(F.lit(f"missing required field {path}"))
+    )
+
+
+def first_problem(*problems: Column) -> Column:
+    """The first non-null problem of several checks (null when every check passes)."""
+    return F.coalesce(*problems)
+
+
+def api_timestamp(value: Column) -> Column:
+    """An ISO-8601 UTC timestamp string as sent by the API / written in envelopes -> timestamp."""
+    return F.to_timestamp(value)

@@ -1,0 +1,79 @@
+"""Validate raw landing envelopes and split off what must be quarantined."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from musiclake.schemas import CORRUPT_COLUMN
+from musiclake.transforms.columns import first_problem
+
+REASON = "_reason"
+RECORD = "_record"
+
+
+def _missing(name: str) -> Column:
+    return F.when(F.col(name).isNull(), F.lit(f"envelope missing required field {name}"))
+
+
+def with_envelope_problem(df: DataFrame) -> DataFrame:
+    """Add ``_reason`` (null when the envelope is usable) and ``_record`` (the raw text kept for quarantine).
+
+    Problems: a line that is not JSON, a missing ``run_id``/``source``/``entity``/``body``, a 200 response whose
+    body is not a JSON object.
+    """
+    body_not_object = F.when(
+        (F.coalesce(F.col("http_status"), F.lit(200)) == 200) & ~F.ltrim(F.col("body")).startswith("{"),
+        F.lit("body is not a JSON object"),
+    )
+    reason = F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed JSON line")).otherwise(
+        first_problem(_missing("run_id"), _missing("source"), _missing("entity"), _missing("body"), body_not_object)
+    )
+    record = F.coalesce(F.col(CORRUPT_COLUMN), F.to_json(F.struct(*[c for c in df.columns if c != CORRUPT_COLUMN])))
+    return df.withColumn(REASON, reason).withColumn(RECORD, record)
+
+
+def split_problems(df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``(good, bad)`` by ``_reason``: good rows lose the bookkeeping columns, bad rows keep them."""
+    good = df.filter(F.col(REASON).isNull()).drop(REASON, RECORD)
+    bad = df.filter(F.col(REASON).isNotNull())
+    return good, bad
+
+
+def of_entity(source: str, entity: str, ok_only: bool = True) -> Callable[[DataFrame], DataFrame]:
+    """Envelopes of one source/entity (by default only successful responses: http_status 200, or none for files)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        selected = (F.col("source") == source) & (F.col("entity") == entity)
+        if ok_only:
+            selected = selected & (F.coalesce(F.col("http_status"), F.lit(200)) == 200)
+        return df.filter(selected)
+
+    return transform
+
+
+def run_of_file(source_file: Column) -> Column:
+    """The landing run a file belongs to, from its ``run_id=`` folder (for lines too broken to say)."""
+    run = F.regexp_extract(source_file, r"run_id=([^/]+)", 1)
+    return F.when(run != "", run)
+
+
+def to_quarantine(bad: DataFrame, job_run_id: str, today: str) -> DataFrame:
+    """Rows for the quarantine table from rows carrying ``_reason`` and ``_record`` (and envelope columns)."""
+    columns = {
+        c: (F.col(c) if c in bad.columns else F.lit(None).cast("string")) for c in ("run_id", "source", "entity")
+    }
+    source_file = F.coalesce(F.col("source_file"), F.lit("unknown"))
+    return bad.select(
+        F.sha2(F.concat_ws("\u0001", source_file, F.col(RECORD), F.col(REASON)), 256).alias("quarantine_id"),
+        F.coalesce(columns["run_id"], run_of_file(source_file)).alias("run_id"),
+        columns["source"].alias("source"),
+        columns["entity"].alias("entity"),
+        source_file.alias("source_file"),
+        F.col(REASON).alias("reason"),
+        F.col(RECORD).alias("record"),
+        F.lit(job_run_id).alias("job_run_id"),
+        F.lit(today).alias("quarantined_date"),
+    )
