@@ -31,6 +31,7 @@ GLUE_51 = [
 
 EXTRACT = [
     "spotipy==2.26.0",
+    "numpy==2.3.4",  # the synthetic catalog (generate-mpd, the local Spotify API server)
     "boto3==1.40.61",
     "requests>=2.32,<3",
 ]

@@ -24,10 +24,11 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -62,7 +63,7 @@ class LocalConfig:
     extra_conf: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LocalConfig":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LocalConfig:
         env = os.environ if environ is None else environ
         return cls(
             home=Path(env.get("MUSICLAKE_HOME", ".musiclake")).expanduser().resolve(),
@@ -145,7 +146,7 @@ def s3a_conf(endpoint: str) -> dict[str, str]:
     }
 
 
-def configure_s3(spark: "SparkSession", endpoint: str, environ: Mapping[str, str] | None = None) -> None:
+def configure_s3(spark: SparkSession, endpoint: str, environ: Mapping[str, str] | None = None) -> None:
     """Point a running local session's ``s3://`` paths at ``endpoint`` (e.g. a moto server).
 
     Credentials come from this process's AWS variables when set (the JVM's own environment is fixed at
@@ -164,7 +165,7 @@ def configure_s3(spark: "SparkSession", endpoint: str, environ: Mapping[str, str
     spark.sparkContext._jvm.org.apache.hadoop.fs.FileSystem.closeAll()  # drop cached clients of the old endpoint
 
 
-def local_spark_session(config: LocalConfig | None = None, app_name: str = "musiclake") -> "SparkSession":
+def local_spark_session(config: LocalConfig | None = None, app_name: str = "musiclake") -> SparkSession:
     """A local SparkSession configured like Glue 5.1 with Delta and a Data Catalog stand-in.
 
     Returns the running session if one exists (tests share one per session).
@@ -231,7 +232,7 @@ def is_glue(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None
 
 
 @contextmanager
-def job_session(options: "JobOptions", argv: Sequence[str] | None = None) -> Iterator["SparkSession"]:
+def job_session(options: JobOptions, argv: Sequence[str] | None = None) -> Iterator[SparkSession]:
     """Give a job its SparkSession on Glue or locally; commit the Glue job only if the body succeeds.
 
     Parameters

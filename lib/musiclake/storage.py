@@ -8,10 +8,10 @@ including ``AWS_ENDPOINT_URL_S3`` for a local S3 API server (moto) in tests and 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
 
@@ -28,7 +28,7 @@ class Location:
     key: str  # S3 key, or the absolute local path
 
     @classmethod
-    def parse(cls, uri: str) -> "Location":
+    def parse(cls, uri: str) -> Location:
         parsed = urlparse(str(uri))
         if parsed.scheme in ("s3", "s3a"):
             if not parsed.netloc:

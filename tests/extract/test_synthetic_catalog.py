@@ -1,0 +1,152 @@
+"""The seeded catalog: deterministic, Spotify-shaped ids, MPD-like playlists with learnable structure."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+from musiclake_extract.catalog import generate_catalog, spotify_ids, write_mpd_slices
+from musiclake_extract.cli import main
+
+BASE62_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+
+
+def test_same_seed_same_catalog_other_seed_other_catalog():
+    a, b, c = generate_catalog(5, 300, 2000), generate_catalog(5, 300, 2000), generate_catalog(6, 300, 2000)
+    assert a == b
+    assert a.tracks[0]["id"] != c.tracks[0]["id"]
+    assert [p["tracks"] for p in a.playlists] != [p["tracks"] for p in c.playlists]
+
+
+def test_ids_are_unique_22_character_base62():
+    catalog = generate_catalog(3, 50, 3000)
+    for kind in ("tracks", "albums", "artists"):
+        ids = [x["id"] for x in getattr(catalog, kind)]
+        assert len(ids) == len(set(ids))
+        assert all(BASE62_ID.match(i) for i in ids)
+    assert spotify_ids(3, "track", 10) == [t["id"] for t in catalog.tracks[:10]]
+
+
+def test_playlists_look_like_the_mpd():
+    catalog = generate_catalog(1, 5000, 20000)
+    lengths = np.array([len(p["tracks"]) for p in catalog.playlists])
+    assert lengths.min() >= 5 and lengths.max() <= 250
+    assert 50 <= lengths.mean() <= 70 and 35 <= np.median(lengths) <= 55  # MPD: mean 66, median 49
+    assert all(len(set(p["tracks"])) == len(p["tracks"]) for p in catalog.playlists)
+
+
+def test_popularity_is_zipf_like():
+    catalog = generate_catalog(2, 5000, 20000)
+    counts = np.array(sorted(Counter(t for p in catalog.playlists for t in p["tracks"]).values(), reverse=True))
+    top_share = counts[0] / len(catalog.playlists)
+    assert 0.01 < top_share < 0.2  # the most popular track is in a few percent of playlists, as in the MPD
+    head, tail = counts[: len(counts) // 100].sum(), counts[len(counts) // 2 :].sum()
+    assert head > tail  # the top 1% of tracks outweigh the bottom half
+    ranks = np.arange(1, 201)
+    slope = np.polyfit(np.log(ranks[20:]), np.log(counts[20:200]), 1)[0]
+    assert -1.6 < slope < -0.3
+
+
+def test_playlists_cluster_by_taste_so_co_occurrence_carries_signal():
+    catalog = generate_catalog(4, 3000, 10000)
+    cluster_of = np.array([t["cluster"] for t in catalog.tracks])
+    purity = np.mean([np.mean(cluster_of[p["tracks"]] == p["cluster"]) for p in catalog.playlists])
+    assert purity > 0.65
+    chance = max(Counter(cluster_of).values()) / len(cluster_of)
+    assert purity > 3 * chance
+
+
+@pytest.mark.slow
+def test_generating_100k_playlists_takes_seconds():
+    started = time.perf_counter()
+    catalog = generate_catalog(0, 100_000, 50_000)
+    assert len(catalog.playlists) == 100_000
+    assert time.perf_counter() - started < 40  # about 4 s on an idle 2-core machine
+
+
+def test_mpd_slices_have_the_mpd_format(tmp_path):
+    catalog = generate_catalog(9, 250, 1500)
+    files = write_mpd_slices(catalog, tmp_path, playlists_per_slice=100)
+    assert [f.name for f in files] == ["mpd.slice.0-99.json", "mpd.slice.100-199.json", "mpd.slice.200-299.json"]
+    doc = json.loads(files[1].read_text())
+    assert doc["info"]["slice"] == "100-199" and doc["info"]["version"] == "v1" and doc["info"]["generated_on"]
+    assert [p["pid"] for p in doc["playlists"]] == list(range(100, 200))
+    playlist = doc["playlists"][0]
+    assert {
+        "pid",
+        "name",
+        "collaborative",
+        "modified_at",
+        "num_tracks",
+        "num_albums",
+        "num_artists",
+        "num_followers",
+        "num_edits",
+        "duration_ms",
+        "tracks",
+    } <= set(playlist)
+    assert playlist["collaborative"] in ("true", "false")
+    assert playlist["num_tracks"] == len(playlist["tracks"])
+    assert playlist["duration_ms"] == sum(t["duration_ms"] for t in playlist["tracks"])
+    assert playlist["num_albums"] == len({t["album_uri"] for t in playlist["tracks"]})
+    assert playlist["num_artists"] == len({t["artist_uri"] for t in playlist["tracks"]})
+    track = playlist["tracks"][0]
+    assert set(track) == {
+        "pos",
+        "artist_name",
+        "artist_uri",
+        "track_name",
+        "track_uri",
+        "album_name",
+        "album_uri",
+        "duration_ms",
+    }
+    assert [t["pos"] for t in playlist["tracks"]] == list(range(len(playlist["tracks"])))
+    assert re.match(r"^spotify:track:[0-9A-Za-z]{22}$", track["track_uri"])
+    assert re.match(r"^spotify:album:[0-9A-Za-z]{22}$", track["album_uri"])
+    assert re.match(r"^spotify:artist:[0-9A-Za-z]{22}$", track["artist_uri"])
+    assert len(json.loads(files[2].read_text())["playlists"]) == 50
+
+
+def test_generate_mpd_command_writes_slices(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "generate-mpd",
+                "--out",
+                str(tmp_path),
+                "--playlists",
+                "150",
+                "--tracks",
+                "600",
+                "--seed",
+                "3",
+                "--per-slice",
+                "100",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mpd.slice.0-99.json", "mpd.slice.100-199.json"]
+    again = tmp_path / "again"
+    main(
+        [
+            "generate-mpd",
+            "--out",
+            str(again),
+            "--playlists",
+            "150",
+            "--tracks",
+            "600",
+            "--seed",
+            "3",
+            "--per-slice",
+            "100",
+        ]
+    )
+    assert (again / "mpd.slice.0-99.json").read_bytes() == (tmp_path / "mpd.slice.0-99.json").read_bytes()
+    assert "wrote 2 slice file(s)" in capsys.readouterr().out
