@@ -96,3 +96,26 @@ def spark_s3(spark, s3_server: str):
 
     runtime.configure_s3(spark, s3_server)
     return spark
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_glue_job(name: str):
+    """Import ``glue_jobs/v1/<name>.py`` as a module (its ``main(argv)`` is what Glue runs)."""
+    import importlib.util
+    import sys
+
+    module_name = f"glue_jobs_v1_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, REPO / "glue_jobs" / "v1" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+@pytest.fixture(scope="session")
+def glue_job():
+    """``glue_job("raw_to_curated").main([...])`` runs a Glue entry script in-process."""
+    return load_glue_job

@@ -157,7 +157,7 @@ def plan(envelopes: DataFrame, current: dict[str, DataFrame], job_run_id: str, t
         tracks=tracks.persist(),
         artists=artists.persist(),
         albums=albums.persist(),
-        quarantine=quarantine.transform(latest_by(["quarantine_id"], order=())).persist(),
+        quarantine=quarantine.groupBy(*quarantine.columns).agg(F.count(F.lit(1)).alias("occurrences")).persist(),
         envelopes=checked,
         items=items,
     )

@@ -94,9 +94,9 @@ def check_bad_fraction(quarantined: int, read: int, max_fraction: float) -> None
 
 
 def save_quarantine(spark: SparkSession, quarantine: DataFrame, lake_path: str, database: str) -> int:
-    """MERGE quarantine rows (the same bad record is kept once); returns how many the batch had."""
+    """MERGE quarantine rows (the same bad record is kept once); returns how many bad records the batch had."""
     io.merge_upsert(spark, schemas.QUARANTINE, quarantine, lake_path, database)
-    return quarantine.count()
+    return int(quarantine.agg(F.coalesce(F.sum("occurrences"), F.lit(0))).first()[0])
 
 
 def written(metrics: dict[str, int]) -> int:

@@ -184,6 +184,8 @@ QUARANTINE = TableSpec(
         _c("source_file", S, "landing file the record came from", False),
         _c("reason", S, "why it was quarantined", False),
         _c("record", S, "the raw line, or the offending item as JSON", False),
+        _c("occurrences", L, "how many times this exact record was read in the batch (identical lines count here)",
+           False),
         _c("job_run_id", S, "job run that quarantined it", False),
         _c("quarantined_date", S, "partition: UTC date of quarantine (YYYY-MM-DD)", False),
     ]),

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import boto3
 from chispa import assert_df_equality
-from pyspark.sql import types as T
-
 from musiclake import io
+from pyspark.sql import types as T
 
 SCHEMA = T.StructType(
     [

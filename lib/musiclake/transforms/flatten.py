@@ -117,7 +117,7 @@ def mpd_item_rows(parsed: DataFrame) -> DataFrame:
         F.lit("mpd").alias("source"),
         "observed_at", "run_id", "entity", "source_file",
         reason.alias(REASON),
-        F.col("_raw").alias(RECORD),
+        F.coalesce(F.col("_raw"), F.lit("null")).alias(RECORD),  # a null track is quarantined too (record is required)
     )
 
 
@@ -321,7 +321,7 @@ def api_track_objects(envelopes: DataFrame) -> DataFrame:
         api_timestamp(F.col("fetched_at")).alias("observed_at"),
         "run_id", "entity", "source_file",
         F.when(track_id.isNull(), F.lit("track object without a valid id")).alias(REASON),
-        F.to_json(F.col("_t")).alias(RECORD),
+        F.coalesce(F.to_json(F.col("_t")), F.lit("null")).alias(RECORD),  # a null object in a page too
     )
 
 
@@ -342,7 +342,7 @@ def api_artist_objects(envelopes: DataFrame) -> DataFrame:
         api_timestamp(F.col("fetched_at")).alias("observed_at"),
         "run_id", "entity", "source_file",
         F.when(artist_id.isNull(), F.lit("artist object without a valid id")).alias(REASON),
-        F.to_json(F.col("_a")).alias(RECORD),
+        F.coalesce(F.to_json(F.col("_a")), F.lit("null")).alias(RECORD),  # a null object in a page too
     )
 
 
