@@ -32,8 +32,8 @@ def _load_jobs(glue_job):
 
 
 def _curate(raw: str, lake: str, db: str, *extra: str) -> None:
-    _JOBS["raw_to_curated"].main(["raw_to_curated.py", "--JOB_NAME", "raw_to_curated", "--raw_path", raw, "--lake_path", lake,
-                    "--database", db, *extra])
+    _JOBS["raw_to_curated"].main(["raw_to_curated.py", "--JOB_NAME", "raw_to_curated", "--raw_path", raw,
+                                  "--lake_path", lake, "--database", db, *extra])
 
 
 def _interactions(lake: str, db: str) -> None:
