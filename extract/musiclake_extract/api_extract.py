@@ -31,7 +31,6 @@ from typing import Any
 
 from musiclake import landing, storage
 from musiclake.landing import Manifest
-
 from musiclake_extract.checkpoint import RunLedger
 from musiclake_extract.client import (
     SPOTIFY_API_BASE_URL,

@@ -24,10 +24,11 @@ from typing import Any
 
 import requests
 import spotipy
-from musiclake.landing import utc_now
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth
+
+from musiclake.landing import utc_now
 
 SPOTIFY_API_BASE_URL = "https://api.spotify.com/v1/"
 SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from musiclake import landing, storage
-
 from musiclake_extract.checkpoint import RunLedger
 from musiclake_extract.reporting import Progress, RunResult, human_bytes
 

@@ -95,9 +95,13 @@ def plan(envelopes: DataFrame, current: dict[str, DataFrame], job_run_id: str, t
     complete_api_playlists = api_playlists_ok.join(incomplete, ["playlist_id", "run_id"], "left_anti")
     mpd_playlists = flatten.mpd_playlist_rows(mpd_ok)
     playlist_rows = mpd_playlists.unionByName(flatten.api_playlist_rows(complete_api_playlists))
-    # Snapshots that say what the playlist holds (a playlist fetched without items, e.g. 403, says nothing).
-    with_items = mpd_playlists.select("playlist_id", "run_id").unionByName(
-        complete_api_playlists.filter(F.col("_page").isNotNull()).select("playlist_id", "run_id")
+    # Snapshots that say what the playlist holds: items of them landed, or they hold none. A playlist fetched
+    # without its items (the body only refers to them and the items endpoint answered 403) says nothing.
+    api_snapshots = complete_api_playlists.select("playlist_id", "run_id", F.col("_page.total").alias("_total"))
+    with_items = (
+        mpd_playlists.select("playlist_id", "run_id")
+        .unionByName(api_snapshots.join(items, ["playlist_id", "run_id"], "left_semi").select("playlist_id", "run_id"))
+        .unionByName(api_snapshots.filter(F.col("_total") == 0).select("playlist_id", "run_id"))
     )
     playlists = playlist_rows.transform(latest_by(["playlist_id"])).transform(
         newer_than_current(current["playlists"], ["playlist_id"])

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from musiclake import landing, storage
 from musiclake_extract.api_extract import ApiOptions, run_api
 from musiclake_extract.client import Credentials

@@ -6,6 +6,7 @@ import math
 from collections import Counter
 
 import requests
+
 from musiclake import landing, storage
 from musiclake_extract.api_extract import entry_item, playlist_id
 

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+
 from musiclake import landing
 from musiclake_extract import cli, lambda_handler
 from musiclake_extract.lambda_handler import event_to_argv

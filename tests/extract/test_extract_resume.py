@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+
 from musiclake import landing, storage
 from musiclake_extract import checkpoint
 from musiclake_extract.checkpoint import RunLedger

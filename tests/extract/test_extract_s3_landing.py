@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+
 from musiclake import landing, storage
 from musiclake_extract.catalog import generate_catalog, write_mpd_slices
 from musiclake_extract.mpd_import import MpdOptions, run_mpd

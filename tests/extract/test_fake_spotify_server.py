@@ -9,6 +9,7 @@ import time
 
 import pytest
 import requests
+
 from musiclake_extract.fake_server import QUOTA_BODY
 
 

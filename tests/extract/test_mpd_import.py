@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from musiclake import landing, storage
 from musiclake_extract.catalog import generate_catalog, write_mpd_slices
 from musiclake_extract.mpd_import import MpdOptions, list_slices, run_mpd, validate_slice

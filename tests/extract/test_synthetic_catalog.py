@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+
 from musiclake_extract.catalog import generate_catalog, spotify_ids, write_mpd_slices
 from musiclake_extract.cli import main
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
 from musiclake import io, landing, schemas, storage
 from musiclake_extract.api_extract import ApiOptions, run_api
 from musiclake_extract.catalog import generate_catalog, write_mpd_slices
 from musiclake_extract.client import Credentials
 from musiclake_extract.fake_server import FakeSpotify
 from musiclake_extract.mpd_import import MpdOptions, run_mpd
-from pyspark.sql import functions as F
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import boto3
 from chispa import assert_df_equality
-from musiclake import io
 from pyspark.sql import types as T
+
+from musiclake import io
 
 SCHEMA = T.StructType(
     [

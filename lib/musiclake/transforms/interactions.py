@@ -32,7 +32,8 @@ def assign_new_ids(existing: DataFrame, id_col: str, idx_col: str) -> Callable[[
 
     def transform(ids: DataFrame) -> DataFrame:
         start = existing.agg(F.coalesce(F.max(idx_col) + 1, F.lit(0)).alias("_start"))
-        new = ids.select(id_col).distinct().join(existing.select(id_col), on=id_col, how="left_anti")
+        has_id = F.col(id_col).isNotNull()  # a null id gets no index (it would shift every new one)
+        new = ids.select(id_col).filter(has_id).distinct().join(existing.select(id_col), on=id_col, how="left_anti")
         numbered = new.withColumn("_n", F.row_number().over(Window.orderBy(id_col)) - 1)
         return numbered.crossJoin(start).select(id_col, (F.col("_start") + F.col("_n")).cast("int").alias(idx_col))
 
