@@ -1,0 +1,46 @@
+"""``musiclake tables``: what is in the lake - each table's rows, Delta version and partitions, and the job runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from musiclake import schemas
+
+TABLES = (*schemas.CURATED_TABLES, schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS,
+          schemas.QUARANTINE, schemas.PROCESSED_RUNS, schemas.JOB_RUNS)
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("tables", parents=[common], help="row counts and versions of the lake's tables")
+    parser.add_argument("--runs", type=int, default=8, help="latest job runs to show (default 8)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyspark.sql import functions as F
+
+    from musiclake import io, runtime
+
+    spark = runtime.local_spark_session(app_name="musiclake-tables")
+    print(f"{'table':<16}{'rows':>10}{'version':>9}  partitioned by")
+    for spec in TABLES:
+        if not io.table_exists(spark, spec, args.lake_path):
+            print(f"{spec.name:<16}{'-':>10}{'-':>9}  (not created yet)")
+            continue
+        rows = io.load_table(spark, spec, args.lake_path).count()
+        version = io.current_version(spark, spec, args.lake_path)
+        print(f"{spec.name:<16}{rows:>10}{version:>9}  {', '.join(spec.partition_by) or '-'}")
+    if io.table_exists(spark, schemas.JOB_RUNS, args.lake_path):
+        print("\nlatest job runs:")
+        runs = (
+            io.load_table(spark, schemas.JOB_RUNS, args.lake_path)
+            .orderBy(F.col("finished_at").desc())
+            .limit(args.runs)
+            .collect()
+        )  # small: --runs rows
+        for r in runs:
+            written = sum((r["records_written"] or {}).values())
+            print(f"  {r['finished_at']:%Y-%m-%d %H:%M:%S}  {r['job_name']:<20}{r['status']:<10}"
+                  f"read {r['records_read']:>8}  written {written:>8}  quarantined {r['records_quarantined']:>5}"
+                  f"  {r['message'] or ''}")
+    return 0
