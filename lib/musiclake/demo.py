@@ -5,7 +5,7 @@
    api --me`), then the MPD import (`musiclake-extract mpd`), both into the landing zone;
 3. the Glue jobs, each started exactly as Glue starts it (`python glue_jobs/v1/<job>.py --JOB_NAME ...`):
    raw_to_curated -> build_interactions -> train_als;
-4. table counts, and sample recommendations (`musiclake recommend`).
+4. table counts, and sample recommendations (`musiclake recommend`) for a known playlist and for a new one.
 
 Everything lives under ``$MUSICLAKE_HOME/demo`` (default ``.musiclake/demo``). Running the demo again is
 idempotent: nothing new is landed, the ETL jobs find no new runs and skip.
@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     _step("tables and sample recommendations")
     _run([str(BIN / "musiclake"), "tables", "--lake_path", str(lake)], env=env)
     _run([str(BIN / "musiclake"), "recommend", "--lake_path", str(lake), "--playlist", "mpd:0", "--k", "10"], env=env)
+    seeds = ",".join(catalog.tracks[i]["id"] for i in catalog.playlists[1]["tracks"][:3])
+    _step("a new playlist from three seed tracks, folded into the trained item factors (no retraining)")
+    _run([str(BIN / "musiclake"), "recommend", "--lake_path", str(lake), "--tracks", seeds, "--k", "10"], env=env)
     print(f"\ndemo finished in {time.monotonic() - total:.0f}s; lake: {lake}; landing zone: {landing}")
     return 0
 
