@@ -32,11 +32,16 @@ _FALSE = {"false", "0", "no", "n"}
 
 
 class OptionsError(SystemExit):
-    """A missing or malformed job argument. Exits with status 2 and a message naming the argument."""
+    """A missing or malformed job argument. Exits with status 2 and a message naming the argument.
+
+    Like argparse, the message is written to stderr when the error is raised (an uncaught ``SystemExit`` with an
+    integer status prints nothing), so ``python glue_jobs/v1/<job>.py`` tells the user what is wrong.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(2)
         self.message = message
+        print(f"error: {message}", file=sys.stderr)
 
     def __str__(self) -> str:
         return self.message

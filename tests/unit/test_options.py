@@ -63,3 +63,9 @@ def test_argument_without_value_is_an_error():
 def test_optional_none_value():
     opts = ExampleOptions.from_argv(["job.py", "--JOB_NAME", "j", "--lake_path", "/l", "--alpha", "none"])
     assert opts.alpha is None
+
+
+def test_error_message_is_written_to_stderr(capsys):
+    with pytest.raises(OptionsError):
+        ExampleOptions.from_argv(["job.py", "--JOB_NAME", "j"])
+    assert "missing required job argument(s): --lake_path" in capsys.readouterr().err
