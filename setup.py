@@ -60,7 +60,7 @@ setup(
         + ["musiclake_extract"]
         + [f"musiclake_extract.{p}" for p in find_packages("extract/musiclake_extract")]
     ),
-    package_data={"musiclake": ["VERSION", "sql/*.sql"]},
+    package_data={"musiclake": ["VERSION", "log4j2.properties", "sql/*.sql"]},
     install_requires=[],
     extras_require={
         "spark": GLUE_51,

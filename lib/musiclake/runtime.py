@@ -44,6 +44,7 @@ DELTA_JARS = (f"delta-spark_2.12-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VE
 S3_JARS = (f"hadoop-aws-{HADOOP_VERSION}.jar", f"aws-java-sdk-bundle-{AWS_SDK_VERSION}.jar")
 JAVA_MAJOR = "17"
 GLUE_FLAG = "--musiclake_runtime"
+LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
 class RuntimeSetupError(RuntimeError):
@@ -174,6 +175,7 @@ def local_spark_session(config: LocalConfig | None = None, app_name: str = "musi
     java_home = find_java17()
     os.environ["JAVA_HOME"] = str(java_home)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local only: no lookups of this host's other addresses
     jars = required_jars(config)
     for folder in (config.home, config.warehouse_dir, config.checkpoint_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -185,7 +187,10 @@ def local_spark_session(config: LocalConfig | None = None, app_name: str = "musi
         .appName(app_name)
         .config("spark.jars", ",".join(str(j) for j in jars))
         .config("spark.driver.memory", config.driver_memory)
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={config.home}")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={config.home} -Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}",
+        )
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.warehouse.dir", str(config.warehouse_dir))
