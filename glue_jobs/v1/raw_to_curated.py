@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> None:
             return
         job.landing_runs = [m.run_id for m in runs]
         files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
+        if not files:  # e.g. an API run that found nothing new: nothing to curate, but the runs are done
+            pipeline.mark_processed(spark, runs, job, opts.lake_path, opts.database)
+            job.record(spark, opts.lake_path, opts.database, "skipped", "new landing runs hold no files")
+            return
         envelopes = io.load_envelopes(spark, files, schemas.ENVELOPE, schemas.CORRUPT_COLUMN).cache()
         current = {t.name: io.load_current(spark, t, opts.lake_path) for t in schemas.CURATED_TABLES}
         plan = curate.plan(envelopes, current, job.job_run_id, job.today)

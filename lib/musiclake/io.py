@@ -177,9 +177,12 @@ def merge_upsert(
     )
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete()
+    before = current_version(spark, spec, lake_path)
     merge.execute()
-    metrics = last_operation_metrics(table)
-    log.info("merged into %s: %s", spec.name, {k: v for k, v in metrics.items() if k.startswith("numTarget")})
+    # A MERGE that changes nothing commits nothing: then the latest commit is an older one, not ours.
+    metrics = last_operation_metrics(table) if current_version(spark, spec, lake_path) > before else {}
+    log.info("merged into %s: %s", spec.name,
+             {k: v for k, v in metrics.items() if k.startswith("numTargetRows")} or "no change")
     return metrics
 
 

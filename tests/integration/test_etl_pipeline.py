@@ -250,3 +250,16 @@ def test_job_script_reports_a_missing_argument(tmp_path):
                              "--raw_path", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2
     assert "--lake_path" in result.stderr and "--database" in result.stderr
+
+
+def test_a_run_without_files_is_marked_processed(spark, tmp_path):
+    raw, lake = str(tmp_path / "landing"), str(tmp_path / "lake")
+    now = landing.iso_utc(landing.utc_now())
+    run_id = landing.new_run_id("spotify")
+    landing.write_manifest(raw, landing.Manifest(run_id=run_id, source="spotify", status="complete", started_at=now,
+                                                 finished_at=now, ingest_date="2026-11-26", files=[]))
+    _curate(raw, lake, "empty")
+    assert [r["run_id"] for r in _table(spark, schemas.PROCESSED_RUNS, lake).collect()] == [run_id]
+    run = _table(spark, schemas.JOB_RUNS, lake).first()
+    assert (run["status"], run["message"]) == ("skipped", "new landing runs hold no files")
+    assert not io.table_exists(spark, schemas.PLAYLISTS, lake)
