@@ -271,7 +271,18 @@ def job_session(options: JobOptions, argv: Sequence[str] | None = None) -> Itera
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Plain, timestamped logs on stderr (Glue ships stderr to CloudWatch)."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    """Timestamped musiclake logs on stderr (Glue ships stderr to CloudWatch).
+
+    The ``musiclake`` logger gets its own handler, so the job's figures are shown even where the host (Glue,
+    spark-submit) has already configured the root logger.
+    """
+    logger = logging.getLogger("musiclake")
+    if not any(getattr(h, "_musiclake", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._musiclake = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
     for noisy in ("py4j", "botocore", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

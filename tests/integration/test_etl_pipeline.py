@@ -7,6 +7,7 @@ session's SparkSession; the landing zone is written by the real extractor agains
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -263,3 +264,19 @@ def test_a_run_without_files_is_marked_processed(spark, tmp_path):
     run = _table(spark, schemas.JOB_RUNS, lake).first()
     assert (run["status"], run["message"]) == ("skipped", "new landing runs hold no files")
     assert not io.table_exists(spark, schemas.PLAYLISTS, lake)
+
+
+def test_job_runs_under_spark_submit_as_on_glue(catalog, tmp_path):
+    """The entry script started by spark-submit (its own JVM, metastore and home), as Glue and the Glue image do."""
+    raw, lake = str(tmp_path / "landing"), str(tmp_path / "lake")
+    _land_mpd(raw, [catalog_playlist(catalog, pid) for pid in (1, 2)])
+    env = {**os.environ, "MUSICLAKE_HOME": str(tmp_path / "home")}
+    result = subprocess.run(
+        [str(REPO / "scripts" / "spark-submit"), str(REPO / "glue_jobs" / "v1" / "raw_to_curated.py"),
+         "--JOB_NAME", "raw_to_curated", "--raw_path", raw, "--lake_path", lake, "--database", "submitted"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "job raw_to_curated succeeded" in result.stdout  # spark-submit sends the driver's stderr to stdout
+    commit = (Path(lake) / "playlists" / "_delta_log" / "00000000000000000001.json").read_text().splitlines()[0]
+    assert json.loads(commit)["commitInfo"]["operation"] == "MERGE"
