@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
             metrics = io.merge_upsert(spark, spec, updates, opts.lake_path, opts.database, delete_flag=flag)
             job.records_written[spec.name] = pipeline.written(metrics)
         pipeline.mark_processed(spark, runs, job, opts.lake_path, opts.database)
-        job.record(spark, opts.lake_path, opts.database, "succeeded")
+        unmodelled = plan.unmodelled()
+        note = f"not modelled, kept in the landing zone: {unmodelled}" if unmodelled else ""
+        job.record(spark, opts.lake_path, opts.database, "succeeded", note)
         plan.release()
 
 

@@ -19,6 +19,7 @@ from musiclake.transforms.dedupe import latest_by, newer_than_current
 from musiclake.transforms.envelopes import REASON, RECORD, split_problems, to_quarantine, with_envelope_problem
 
 DELETE_FLAG = "_delete"
+# Entities the curated model reads; others (search, me_playlists) stay in the landing zone and are reported.
 MODELLED_ENTITIES = (
     "playlists", "playlist_items", "tracks", "artists", "albums", "saved_tracks", "recently_played", "top_tracks",
     "top_artists",
@@ -41,6 +42,11 @@ class CuratedPlan:
     def records_read(self) -> int:
         """Envelopes read plus items inside them (the denominator of the bad fraction)."""
         return self.envelopes.count() + self.items.count()
+
+    def unmodelled(self) -> dict[str, int]:
+        """Records per entity that the curated model does not read (kept in the landing zone, reported)."""
+        other = self.envelopes.filter(F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES))
+        return {r["entity"]: r["count"] for r in other.groupBy("entity").count().collect()}  # small: per entity
 
     def release(self) -> None:
         """Drop the cached intermediates once the plan is saved."""

@@ -101,6 +101,9 @@ def test_both_sources_are_curated(spark, pipeline_lake, catalog):
     orphans = members.filter(F.col("track_id").isNotNull()).join(tracks, "track_id", "left_anti").count()
     assert orphans == 0
     assert _table(spark, schemas.QUARANTINE, lake).count() == 0
+    run = _table(spark, schemas.JOB_RUNS, lake).filter(F.col("job_name") == "raw_to_curated").first()
+    assert run["message"].startswith("not modelled, kept in the landing zone: {")
+    assert "'me_playlists': 1" in run["message"]
     processed = {r["run_id"] for r in _table(spark, schemas.PROCESSED_RUNS, lake).collect()}
     assert processed == {m.run_id for m in landing.complete_runs(raw)}
 
