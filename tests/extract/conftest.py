@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -127,42 +126,12 @@ def lake() -> type[Lake]:
     return Lake
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A real moto S3 server on 127.0.0.1 (session-wide); yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3_landing(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An empty bucket on the moto server; yields ``s3://<bucket>/raw``. boto3 is pointed at moto meanwhile."""
-    import uuid
-
-    import boto3
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def s3_landing(s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty bucket on the session's moto server (``s3_server`` in tests/conftest.py); yields ``s3://<bucket>/raw``."""
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    storage._s3.cache_clear()
-    bucket = f"musiclake-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=bucket)
-    yield f"s3://{bucket}/raw"
-    storage._s3.cache_clear()
+    return f"s3://{s3_bucket}/raw"
 
 
 @pytest.fixture
