@@ -16,7 +16,15 @@ from pyspark.sql import functions as F
 from musiclake import schemas
 from musiclake.transforms import flatten, quality
 from musiclake.transforms.dedupe import latest_by, newer_than_current
-from musiclake.transforms.envelopes import REASON, RECORD, split_problems, to_quarantine, with_envelope_problem
+from musiclake.transforms.envelopes import (
+    REASON,
+    RECORD,
+    bad_rows,
+    good_rows,
+    split_problems,
+    to_quarantine,
+    with_envelope_problem,
+)
 
 DELETE_FLAG = "_delete"
 # Entities the curated model reads; others (search, me_playlists) stay in the landing zone and are reported.
@@ -55,14 +63,6 @@ class CuratedPlan:
             frame.unpersist()
 
 
-def _bad(rows: DataFrame) -> DataFrame:
-    return rows.filter(F.col(REASON).isNotNull())
-
-
-def _good(rows: DataFrame) -> DataFrame:
-    return rows.filter(F.col(REASON).isNull()).drop(REASON, RECORD)
-
-
 def plan(envelopes: DataFrame, current: dict[str, DataFrame], job_run_id: str, today: str) -> CuratedPlan:
     """Turn raw envelopes into the updates for every curated table.
 
@@ -82,21 +82,21 @@ def plan(envelopes: DataFrame, current: dict[str, DataFrame], job_run_id: str, t
     mpd = flatten.parse_mpd_playlists(good)
     api_playlists = flatten.parse_api_playlists(good)
     api_pages = flatten.parse_api_item_pages(good)
-    mpd_ok, api_playlists_ok, api_pages_ok = _good(mpd), _good(api_playlists), _good(api_pages)
+    mpd_ok, api_playlists_ok, api_pages_ok = good_rows(mpd), good_rows(api_playlists), good_rows(api_pages)
 
     api_items = flatten.with_incomplete_snapshots(
         flatten.api_item_rows(api_playlists_ok, api_pages_ok), api_playlists_ok
     )
     items = flatten.mpd_item_rows(mpd_ok).unionByName(api_items).persist()  # the bulk: parse items once
-    items_ok = _good(items)
+    items_ok = good_rows(items)
     incomplete = (
-        _bad(api_items).filter(F.col(REASON).startswith("incomplete")).select("playlist_id", "run_id").distinct()
+        bad_rows(api_items).filter(F.col(REASON).startswith("incomplete")).select("playlist_id", "run_id").distinct()
     )
 
     track_objects = flatten.api_track_objects(good)
     artist_objects = flatten.api_artist_objects(good)
     album_objects = flatten.api_album_objects(good)
-    dim_items = items_ok.unionByName(_good(track_objects), allowMissingColumns=True)
+    dim_items = items_ok.unionByName(good_rows(track_objects), allowMissingColumns=True)
 
     complete_api_playlists = api_playlists_ok.join(incomplete, ["playlist_id", "run_id"], "left_anti")
     mpd_playlists = flatten.mpd_playlist_rows(mpd_ok)
@@ -133,11 +133,12 @@ def plan(envelopes: DataFrame, current: dict[str, DataFrame], job_run_id: str, t
 
     tracks = dimension(flatten.track_rows(dim_items), "track_id", "tracks")
     artists = dimension(
-        flatten.artist_rows(dim_items.unionByName(_good(artist_objects), allowMissingColumns=True)),
+        flatten.artist_rows(dim_items.unionByName(good_rows(artist_objects), allowMissingColumns=True)),
         "artist_id", "artists",
     )
     albums = dimension(
-        flatten.album_rows(dim_items.unionByName(_good(album_objects), allowMissingColumns=True)), "album_id", "albums"
+        flatten.album_rows(dim_items.unionByName(good_rows(album_objects), allowMissingColumns=True)),
+        "album_id", "albums",
     )
 
     incomplete_playlists = (
@@ -147,13 +148,13 @@ def plan(envelopes: DataFrame, current: dict[str, DataFrame], job_run_id: str, t
     )
     bad = [
         bad_envelopes,
-        _bad(mpd),
-        _bad(api_playlists),
-        _bad(api_pages),
-        _bad(items),
-        _bad(track_objects),
-        _bad(artist_objects),
-        _bad(album_objects),
+        bad_rows(mpd),
+        bad_rows(api_playlists),
+        bad_rows(api_pages),
+        bad_rows(items),
+        bad_rows(track_objects),
+        bad_rows(artist_objects),
+        bad_rows(album_objects),
         incomplete_playlists,
     ]
     quarantine_rows = [to_quarantine(b, job_run_id, today) for b in bad]

@@ -35,11 +35,19 @@ def with_envelope_problem(df: DataFrame) -> DataFrame:
     return df.withColumn(REASON, reason).withColumn(RECORD, record)
 
 
+def good_rows(df: DataFrame) -> DataFrame:
+    """Rows without a ``_reason``, minus the bookkeeping columns."""
+    return df.filter(F.col(REASON).isNull()).drop(REASON, RECORD)
+
+
+def bad_rows(df: DataFrame) -> DataFrame:
+    """Rows with a ``_reason`` (bookkeeping columns kept for the quarantine)."""
+    return df.filter(F.col(REASON).isNotNull())
+
+
 def split_problems(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     """``(good, bad)`` by ``_reason``: good rows lose the bookkeeping columns, bad rows keep them."""
-    good = df.filter(F.col(REASON).isNull()).drop(REASON, RECORD)
-    bad = df.filter(F.col(REASON).isNotNull())
-    return good, bad
+    return good_rows(df), bad_rows(df)
 
 
 def of_entity(source: str, entity: str, ok_only: bool = True) -> Callable[[DataFrame], DataFrame]:
