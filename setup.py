@@ -8,6 +8,8 @@ Extras keep the audiences apart:
 * ``extract`` - the Spotify/MPD extractor (spotipy, boto3), as installed in the extractor image.
 * ``dev``     - tests and linting.
 * ``deploy``  - ``musiclake deploy`` (boto3, PyYAML for the CloudFormation templates).
+* ``query``   - ``musiclake query`` run locally: DuckDB over the Delta tables read by delta-rs, SQL transpiled
+                from Athena's dialect by sqlglot (no Spark; the Glue jobs do not need these).
 
 Versions are pinned to the Glue 5.1 runtime (see ../shared/docs/PLATFORM.md) so local runs match production.
 """
@@ -51,6 +53,15 @@ DEPLOY = [
     "PyYAML==6.0.4",
 ]
 
+# `musiclake query` embedded: Athena (Trino) SQL -> sqlglot -> DuckDB over Delta tables read by delta-rs as Arrow.
+QUERY = [
+    "duckdb==1.4.4",
+    "deltalake==1.6.6",
+    "sqlglot==30.30.0",
+    "pyarrow==22.0.0",
+    "boto3==1.40.61",  # --athena, and s3:// lakes
+]
+
 setup(
     name="musiclake",
     version=VERSION,
@@ -75,6 +86,7 @@ setup(
         "extract": EXTRACT,
         "dev": DEV,
         "deploy": DEPLOY,
+        "query": QUERY,
     },
     entry_points={
         "console_scripts": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,47 @@ def load_glue_job(name: str):
 def glue_job():
     """``glue_job("raw_to_curated").main([...])`` runs a Glue entry script in-process."""
     return load_glue_job
+
+
+@dataclass(frozen=True)
+class FullLake:
+    """A small lake built by the whole pipeline: landing zone, curated tables, interactions, model outputs."""
+
+    raw: str
+    lake: str
+    database: str
+
+
+@pytest.fixture(scope="session")
+def full_lake(spark, tmp_path_factory: pytest.TempPathFactory) -> FullLake:
+    """Both sources extracted (local Spotify API server + MPD slices), then every Glue job, once per session.
+
+    For tests of what reads the finished lake (``musiclake query``, ``musiclake report``); small on purpose
+    (80 MPD playlists of a 400-track catalog, plus the API user's playlists), ALS trained with a tiny model.
+    """
+    from musiclake_extract.api_extract import ApiOptions, run_api
+    from musiclake_extract.catalog import generate_catalog, write_mpd_slices
+    from musiclake_extract.client import Credentials
+    from musiclake_extract.fake_server import FakeSpotify
+    from musiclake_extract.mpd_import import MpdOptions, run_mpd
+
+    root = tmp_path_factory.mktemp("full_lake")
+    raw, lake, database = str(root / "landing"), str(root / "lake"), "fulllake"
+    catalog = generate_catalog(11, 80, 400)
+    write_mpd_slices(catalog, root / "mpd", playlists_per_slice=40)
+    with FakeSpotify(catalog=catalog, user_playlists=3, followed_playlists=2) as api:
+        env = api.credentials()
+        result = run_api(
+            ApiOptions(landing=raw, me=True, api_base_url=api.api_base_url, token_url=api.token_url, backoff=0.01),
+            Credentials(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"], env["SPOTIFY_REFRESH_TOKEN"]),
+        )
+    assert result.status == "complete", result.message
+    assert run_mpd(MpdOptions(source=str(root / "mpd"), landing=raw)).status == "complete"
+    common = ["--lake_path", lake, "--database", database]
+    load_glue_job("raw_to_curated").main(["raw_to_curated.py", "--JOB_NAME", "raw_to_curated", "--raw_path", raw,
+                                          *common])
+    load_glue_job("build_interactions").main(["build_interactions.py", "--JOB_NAME", "build_interactions", *common])
+    load_glue_job("train_als").main(["train_als.py", "--JOB_NAME", "train_als", *common, "--rank", "8",
+                                     "--reg_param", "0.05", "--alpha", "10", "--max_iter", "5", "--top_k", "20",
+                                     "--similar_k", "5", "--seed", "1"])
+    return FullLake(raw=raw, lake=lake, database=database)

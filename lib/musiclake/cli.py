@@ -22,7 +22,8 @@ from pathlib import Path
 
 import musiclake
 
-SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake", "musiclake.deploy")
+SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake", "musiclake.deploy",
+                                 "musiclake.query.command")
 
 
 def default_lake_path() -> str:
