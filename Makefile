@@ -27,10 +27,10 @@ setup: venv jars
 venv: $(VENV)/.installed
 $(VENV)/.installed: setup.py lib/musiclake/VERSION
 	@scripts/bootstrap.sh
-	@echo "==> creating $(VENV) and installing musiclake[spark,extract,dev,query] (pinned to Glue 5.1)"
+	@echo "==> creating $(VENV) and installing musiclake[spark,extract,dev,query,report] (pinned to Glue 5.1)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1
-	$(BIN)/pip install --quiet --progress-bar off -e '.[spark,extract,dev,query]'
+	$(BIN)/pip install --quiet --progress-bar off -e '.[spark,extract,dev,query,report]'
 	@touch $@
 
 jars: $(MUSICLAKE_JARS_DIR)/.complete

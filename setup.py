@@ -10,6 +10,7 @@ Extras keep the audiences apart:
 * ``deploy``  - ``musiclake deploy`` (boto3, PyYAML for the CloudFormation templates).
 * ``query``   - ``musiclake query`` run locally: DuckDB over the Delta tables read by delta-rs, SQL transpiled
                 from Athena's dialect by sqlglot (no Spark; the Glue jobs do not need these).
+* ``report``  - ``musiclake report``: the ``query`` engine plus matplotlib for the charts.
 
 Versions are pinned to the Glue 5.1 runtime (see ../shared/docs/PLATFORM.md) so local runs match production.
 """
@@ -45,6 +46,7 @@ DEV = [
     "moto[server]==5.1.22",
     "ruff==0.14.14",
     "PyYAML==6.0.4",  # tests/deploy read the CloudFormation templates
+    "playwright==1.65.2",  # tests/report drive the system Chromium (no browser download)
 ]
 
 # `musiclake deploy` / `musiclake integration-run` (CodeBuild installs the wheel with this extra).
@@ -61,6 +63,9 @@ QUERY = [
     "pyarrow==22.0.0",
     "boto3==1.40.61",  # --athena, and s3:// lakes
 ]
+
+# `musiclake report`: the analytics queries run by the embedded engine, charted with matplotlib (PNG, no pyplot).
+REPORT = [*QUERY, "matplotlib==3.11.2"]
 
 setup(
     name="musiclake",
@@ -87,6 +92,7 @@ setup(
         "dev": DEV,
         "deploy": DEPLOY,
         "query": QUERY,
+        "report": REPORT,
     },
     entry_points={
         "console_scripts": [

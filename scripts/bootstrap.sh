@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks (and as root installs) what the machine itself must provide: Python 3.11, Java 17, Maven.
+# Checks (and as root installs) what the machine itself must provide: Python 3.11, Java 17, Maven, and Chromium
+# (headless, for the test that renders `musiclake report` in a browser; Playwright drives it, no browser download).
 # Everything else (the virtualenv, the Spark jars) is installed by `make` from the project's own files.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ for d in "${JAVA_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-1
 done
 [ -n "$java17" ] || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -23,7 +23,7 @@ from pathlib import Path
 import musiclake
 
 SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake", "musiclake.deploy",
-                                 "musiclake.query.command")
+                                 "musiclake.query.command", "musiclake.report.command")
 
 
 def default_lake_path() -> str:

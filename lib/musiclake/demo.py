@@ -5,7 +5,8 @@
    api --me`), then the MPD import (`musiclake-extract mpd`), both into the landing zone;
 3. the Glue jobs, each started exactly as Glue starts it (`python glue_jobs/v1/<job>.py --JOB_NAME ...`):
    raw_to_curated -> build_interactions -> train_als;
-4. table counts, and sample recommendations (`musiclake recommend`) for a known playlist and for a new one.
+4. table counts, and sample recommendations (`musiclake recommend`) for a known playlist and for a new one;
+5. the HTML report of the lake (`musiclake report`), whose path is printed last.
 
 Everything lives under ``$MUSICLAKE_HOME/demo`` (default ``.musiclake/demo``). Running the demo again is
 idempotent: nothing new is landed, the ETL jobs find no new runs and skip.
@@ -85,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     seeds = ",".join(catalog.tracks[i]["id"] for i in catalog.playlists[1]["tracks"][:3])
     _step("a new playlist from three seed tracks, folded into the trained item factors (no retraining)")
     _run([str(BIN / "musiclake"), "recommend", "--lake_path", str(lake), "--tracks", seeds, "--k", "10"], env=env)
+    report_dir = demo / "report"
+    _step("the HTML report: the analytics queries (lib/musiclake/sql) charted, no Spark")
+    _run([str(BIN / "musiclake"), "report", "--lake_path", str(lake), "--out", str(report_dir)], env=env)
     print(f"\ndemo finished in {time.monotonic() - total:.0f}s; lake: {lake}; landing zone: {landing}")
+    print(f"report: {report_dir / 'report.html'}")
     return 0
 
 
