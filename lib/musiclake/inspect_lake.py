@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from musiclake import schemas
-
-TABLES = (*schemas.CURATED_TABLES, schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS,
-          schemas.QUARANTINE, schemas.PROCESSED_RUNS, schemas.JOB_RUNS)
-
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("tables", parents=[common], help="row counts and versions of the lake's tables")
@@ -17,13 +12,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
+    # pyspark (and schemas, which imports it) only here: every `musiclake` command imports this module
     from pyspark.sql import functions as F
 
-    from musiclake import io, runtime
+    from musiclake import io, runtime, schemas
 
+    tables = (*schemas.CURATED_TABLES, schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS,
+              schemas.QUARANTINE, schemas.PROCESSED_RUNS, schemas.JOB_RUNS)
     spark = runtime.local_spark_session(app_name="musiclake-tables")
     print(f"{'table':<16}{'rows':>10}{'version':>9}  partitioned by")
-    for spec in TABLES:
+    for spec in tables:
         if not io.table_exists(spark, spec, args.lake_path):
             print(f"{spec.name:<16}{'-':>10}{'-':>9}  (not created yet)")
             continue
