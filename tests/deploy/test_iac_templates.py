@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from iac_helpers import REPO, TEMPLATES, resources_of
 
-from musiclake import runtime
+from musiclake import landing, runtime
+from musiclake.query import raw
 
 JOB_SCRIPTS = sorted((REPO / "glue_jobs" / "v1").glob("*.py"))
 
@@ -142,15 +144,90 @@ def test_musiclake_runtime_argument_selects_the_glue_runtime():
     assert runtime.is_glue(["job.py", "--JOB_NAME", "j", "--musiclake_runtime", "glue"], environ={})
 
 
-def test_crawler_reads_the_raw_zone_without_manifests_and_checkpoints(templates):
-    (crawler,) = resources_of(templates["glue"], "AWS::Glue::Crawler").values()
+# Glue (Hive) column type of each Arrow type in the schema of `musiclake query`'s local raw table.
+_GLUE_TYPE_OF_ARROW = {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint"}
+_LANDING_IMPORT = {"Fn::ImportValue": {"Fn::Sub": "${Project}-${Stage}-LandingBucket"}}
+
+
+def _raw_table(glue: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(logical id, properties) of the declared Glue table named like the local raw table."""
+    tables = {t["Properties"]["TableInput"]["Name"]: (k, t["Properties"])
+              for k, t in resources_of(glue, "AWS::Glue::Table").items()}
+    assert raw.TABLE in tables, f"glue.yaml declares no Glue table {raw.TABLE!r} (it declares {sorted(tables)})"
+    return tables[raw.TABLE]
+
+
+def test_raw_table_on_aws_has_the_local_raw_tables_name_and_columns(templates):
+    """The same SQL (e.g. json_extract_scalar(body, '$.name') FROM raw) runs locally and on Athena."""
+    _, table = _raw_table(templates["glue"])
+    table_input = table["TableInput"]
+    columns = [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
+    partition_keys = [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]]
+    unmapped = [f for f in raw.SCHEMA if f.type not in _GLUE_TYPE_OF_ARROW]
+    assert not unmapped, f"map these Arrow types of raw.SCHEMA to Glue types: {unmapped}"
+    local = [(f.name, _GLUE_TYPE_OF_ARROW[f.type]) for f in raw.SCHEMA]
+    assert columns + partition_keys == local
+    assert [name for name, _ in columns] == list(raw.ENVELOPE_COLUMNS)
+    assert partition_keys == [(name, "string") for name in raw.PARTITIONS]
+    assert dict(columns)["body"] == "string"  # JSON text, as locally; a crawler would have inferred a struct
+
+
+def test_raw_table_reads_the_landing_zones_gzip_json_lines_with_the_openx_serde(templates):
+    glue = templates["glue"]
+    _, table = _raw_table(glue)
+    table_input = table["TableInput"]
+    descriptor = table_input["StorageDescriptor"]
+    assert table["DatabaseName"] == {"Ref": "Database"}
+    assert table_input["TableType"] == "EXTERNAL_TABLE"
+    assert table_input["Parameters"]["classification"] == "json"
+    assert descriptor["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"  # decompresses .gz itself
+    assert descriptor["OutputFormat"] == "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+    serde = descriptor["SerdeInfo"]
+    assert serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"  # nested body -> JSON text
+    assert serde["Parameters"]["ignore.malformed.json"] == "false"  # a malformed line is an error, not NULLs
+    assert descriptor["Location"] == {"Fn::Sub": ["s3://${Landing}/raw/", {"Landing": _LANDING_IMPORT}]}
+    # the landing root raw_to_curated reads
+    _, job = _glue_jobs_by_script(glue)["raw_to_curated"]
+    assert job["DefaultArguments"]["--raw_path"] == {"Fn::Sub": ["s3://${Landing}/raw", {"Landing": _LANDING_IMPORT}]}
+
+
+def test_partition_folders_are_the_table_partition_keys_and_hold_no_manifests_or_checkpoints(templates):
+    _, table = _raw_table(templates["glue"])
+    keys = [c["Name"] for c in table["TableInput"]["PartitionKeys"]]
+    root = "s3://landing/raw"
+    run_id = landing.new_run_id("spotify")
+    folder = landing.run_folder(root, "spotify", "tracks", "2026-11-26", run_id)
+    assert [segment.split("=")[0] for segment in folder[len(root) + 1:].split("/")] == keys
+    # not data: outside every source=/entity=/ingest_date=/run_id= folder, so in no partition Athena reads
+    for uri in (landing.manifest_uri(root, "spotify", run_id), landing.checkpoint_uri(root, "spotify", "tracks")):
+        assert not uri[len(root) + 1:].startswith("source="), uri
+
+
+def test_crawler_only_adds_partitions_to_the_declared_raw_table(templates):
+    glue = templates["glue"]
+    table_id, _ = _raw_table(glue)
+    (crawler,) = resources_of(glue, "AWS::Glue::Crawler").values()
     props = crawler["Properties"]
-    (target,) = props["Targets"]["S3Targets"]
-    assert _sub_text(target["Path"]).endswith("/raw/")
-    assert {"_manifests/**", "_checkpoints/**"} <= set(target["Exclusions"])
-    assert props["RecrawlPolicy"]["RecrawlBehavior"] == "CRAWL_NEW_FOLDERS_ONLY"
-    assert json.loads(props["Configuration"])["Grouping"]["TableLevelConfiguration"] == 2
+    assert set(props["Targets"]) == {"CatalogTargets"}, "an S3 target would let the crawler infer its own table"
+    (target,) = props["Targets"]["CatalogTargets"]
+    assert target == {"DatabaseName": {"Ref": "Database"}, "Tables": [raw.TABLE]}
+    assert table_id in _as_list(crawler.get("DependsOn", [])), "a catalog target must exist before the crawler"
+    assert props["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+    configuration = json.loads(props["Configuration"])
+    assert configuration["CrawlerOutput"]["Partitions"]["AddOrUpdateBehavior"] == "InheritFromTable"
+    assert props["RecrawlPolicy"]["RecrawlBehavior"] == "CRAWL_EVERYTHING"  # new-folders-only is for S3 targets
     assert props["CrawlerSecurityConfiguration"] == {"Ref": "SecurityConfiguration"}
+
+
+def test_crawler_role_reaches_only_the_raw_table_and_creates_no_table(templates):
+    role = templates["glue"]["Resources"]["CrawlerRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    catalog = [s for s in statements if any(a.startswith("glue:") for a in _as_list(s["Action"]))]
+    actions = {a for s in catalog for a in _as_list(s["Action"])}
+    assert not actions & {"glue:CreateTable", "glue:DeleteTable", "glue:CreateDatabase"}
+    tables = [_sub_text(r) for s in catalog for r in _as_list(s["Resource"]) if ":table/" in _sub_text(r)]
+    table_arn = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${DatabaseName}/" + raw.TABLE
+    assert tables == [table_arn]
 
 
 def test_workflows_chain_raw_to_curated_build_interactions_and_train_on_a_schedule(templates):
