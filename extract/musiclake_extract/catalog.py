@@ -272,6 +272,105 @@ def _names(rng: Any, count: int, *, title: bool) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class TrackSampler:
+    """Inverse-CDF sampling of tracks by popularity, from the whole catalog or from one taste cluster.
+
+    Cluster ``c``'s CDF is shifted by ``c`` (and the global pool, cluster ``-1``, by ``-1``) so one sorted array
+    answers every pool with a single ``searchsorted``.
+    """
+
+    n_tracks: int
+    n_clusters: int
+    cluster_p: Any
+    stacked_cdf: Any
+    stacked_tracks: Any
+    pool_start: Any
+    pool_end: Any
+
+    @classmethod
+    def build(cls, track_cluster: Any, weight: Any, n_clusters: int) -> TrackSampler:
+        """Sampler for tracks with cluster ``track_cluster[i]`` and popularity weight ``weight[i]``."""
+        np = _numpy()
+        n_tracks = len(weight)
+        cluster_tracks = [np.flatnonzero(track_cluster == c) for c in range(n_clusters)]
+        cluster_cdf = [np.cumsum(weight[t]) / weight[t].sum() for t in cluster_tracks]  # clusters are never empty
+        global_cdf = np.cumsum(weight) / weight.sum()
+        for cdf in [*cluster_cdf, global_cdf]:
+            cdf[-1] = 1.0
+        cluster_mass = np.array([weight[t].sum() for t in cluster_tracks]) ** 0.8
+        pools = [np.arange(n_tracks)] + cluster_tracks
+        sizes = np.array([len(p) for p in pools])
+        pool_end = np.cumsum(sizes)
+        return cls(
+            n_tracks=n_tracks,
+            n_clusters=n_clusters,
+            cluster_p=cluster_mass / cluster_mass.sum(),
+            stacked_cdf=np.concatenate([global_cdf - 1.0] + [cdf + c for c, cdf in enumerate(cluster_cdf)]),
+            stacked_tracks=np.concatenate(pools),
+            pool_start=pool_end - sizes,
+            pool_end=pool_end,
+        )
+
+    def draw(self, entry_cluster: Any, draws: Any) -> Any:
+        """Track indices for uniform ``draws`` in [0, 1) from the pools ``entry_cluster`` (-1 = whole catalog)."""
+        np = _numpy()
+        hit = np.searchsorted(self.stacked_cdf, entry_cluster + draws, side="right")
+        # guard float rounding at the pool ends
+        hit = np.clip(hit, self.pool_start[entry_cluster + 1], self.pool_end[entry_cluster + 1] - 1)
+        return self.stacked_tracks[hit]
+
+
+def draw_playlists(
+    rng: Any,
+    sampler: TrackSampler,
+    n_playlists: int,
+    *,
+    mean_length: float = 60.0,
+    length_sigma: float = 0.77,
+    primary_share: float = 0.75,
+    second_cluster_rate: float = 0.5,
+    second_share: float = 0.2,
+) -> tuple[Any, Any, Any, Any]:
+    """Draw ``n_playlists`` playlists' clusters and tracks, vectorised over all entries.
+
+    Returns
+    -------
+    primary, second, owner, track : numpy arrays
+        Primary and second cluster per playlist (second ``-1`` when none); ``owner`` (playlist index, sorted)
+        and ``track`` per entry, in playlist order, without duplicates inside a playlist.
+    """
+    np = _numpy()
+    n_clusters, n_tracks = sampler.n_clusters, sampler.n_tracks
+    primary = rng.choice(n_clusters, size=n_playlists, p=sampler.cluster_p)
+    has_second = (rng.random(n_playlists) < second_cluster_rate) & (n_clusters > 1)
+    second = np.where(has_second, (primary + rng.integers(1, max(2, n_clusters), size=n_playlists)) % n_clusters, -1)
+    mu = math.log(mean_length) - length_sigma**2 / 2
+    target = np.clip(
+        np.rint(rng.lognormal(mu, length_sigma, size=n_playlists)), MIN_PLAYLIST_LENGTH, MAX_PLAYLIST_LENGTH
+    )
+    target = target.astype(np.int64)
+    drawn = np.ceil(target * 1.3).astype(np.int64) + 2  # oversample: duplicates are dropped below
+    owner = np.repeat(np.arange(n_playlists), drawn)
+    u = rng.random(owner.size)
+    entry_cluster = np.where(
+        u < primary_share + np.where(second[owner] < 0, second_share, 0.0),
+        primary[owner],
+        np.where(u < primary_share + second_share, second[owner], -1),
+    )
+    entry_track = sampler.draw(entry_cluster, rng.random(owner.size))
+
+    # De-duplicate per playlist keeping first occurrences in draw order, then cut to the target length.
+    combined = owner * n_tracks + entry_track
+    _, first = np.unique(combined, return_index=True)
+    first.sort()
+    owner, entry_track = owner[first], entry_track[first]
+    starts = np.searchsorted(owner, np.arange(n_playlists))
+    position = np.arange(owner.size) - starts[owner]
+    keep = position < target[owner]
+    return primary, second, owner[keep], entry_track[keep]
+
+
 def generate_catalog(
     seed: int = 0,
     n_playlists: int = 1000,
@@ -358,53 +457,11 @@ def generate_catalog(
     offset = zipf_offset if zipf_offset is not None else max(1.0, n_tracks / 1000)
     weight = (rank.astype(np.float64) + offset) ** -zipf_exponent
 
-    # Per-cluster cumulative weights for inverse-CDF sampling.
-    cluster_tracks = [np.flatnonzero(track_cluster == c) for c in range(n_clusters)]
-    cluster_cdf = [np.cumsum(weight[t]) / weight[t].sum() for t in cluster_tracks]  # clusters are never empty
-    global_cdf = np.cumsum(weight) / weight.sum()
-    for cdf in [*cluster_cdf, global_cdf]:
-        cdf[-1] = 1.0
-    cluster_mass = np.array([weight[t].sum() for t in cluster_tracks]) ** 0.8
-    cluster_p = cluster_mass / cluster_mass.sum()
-
-    # Playlists: clusters, lengths, then every entry's source and track (vectorised over all entries).
-    primary = rng.choice(n_clusters, size=n_playlists, p=cluster_p)
-    has_second = (rng.random(n_playlists) < second_cluster_rate) & (n_clusters > 1)
-    second = np.where(has_second, (primary + rng.integers(1, max(2, n_clusters), size=n_playlists)) % n_clusters, -1)
-    mu = math.log(mean_length) - length_sigma**2 / 2
-    target = np.clip(
-        np.rint(rng.lognormal(mu, length_sigma, size=n_playlists)), MIN_PLAYLIST_LENGTH, MAX_PLAYLIST_LENGTH
+    sampler = TrackSampler.build(track_cluster, weight, n_clusters)
+    primary, second, owner, entry_track = draw_playlists(
+        rng, sampler, n_playlists, mean_length=mean_length, length_sigma=length_sigma, primary_share=primary_share,
+        second_cluster_rate=second_cluster_rate, second_share=second_share,
     )
-    target = target.astype(np.int64)
-    drawn = np.ceil(target * 1.3).astype(np.int64) + 2  # oversample: duplicates are dropped below
-    owner = np.repeat(np.arange(n_playlists), drawn)
-    u = rng.random(owner.size)
-    entry_cluster = np.where(
-        u < primary_share + np.where(second[owner] < 0, second_share, 0.0),
-        primary[owner],
-        np.where(u < primary_share + second_share, second[owner], -1),
-    )
-    draws = rng.random(owner.size)
-    # One inverse-CDF lookup for all clusters: cluster c's CDF shifted by c keeps the concatenation sorted.
-    # The global pool (entry_cluster -1) comes first, shifted by -1.
-    pools = [np.arange(n_tracks)] + cluster_tracks
-    stacked_cdf = np.concatenate([global_cdf - 1.0] + [cdf + c for c, cdf in enumerate(cluster_cdf)])
-    stacked_tracks = np.concatenate(pools)
-    pool_end = np.cumsum([len(p) for p in pools])
-    pool_start = pool_end - np.array([len(p) for p in pools])
-    hit = np.searchsorted(stacked_cdf, entry_cluster + draws, side="right")
-    hit = np.clip(hit, pool_start[entry_cluster + 1], pool_end[entry_cluster + 1] - 1)  # guard float rounding
-    entry_track = stacked_tracks[hit]
-
-    # De-duplicate per playlist keeping first occurrences in draw order, then cut to the target length.
-    combined = owner * n_tracks + entry_track
-    _, first = np.unique(combined, return_index=True)
-    first.sort()
-    owner, entry_track = owner[first], entry_track[first]
-    starts = np.searchsorted(owner, np.arange(n_playlists))
-    position = np.arange(owner.size) - starts[owner]
-    keep = position < target[owner]
-    owner, entry_track = owner[keep], entry_track[keep]
     bounds = np.searchsorted(owner, np.arange(n_playlists + 1))
     track_lists = [entry_track[bounds[i] : bounds[i + 1]].tolist() for i in range(n_playlists)]
 

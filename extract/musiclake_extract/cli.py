@@ -97,10 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     mpd.add_argument("--landing", required=True, help="landing root: s3://bucket/prefix or a local folder")
     mpd.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
 
-    gen = sub.add_parser("generate-mpd", help="write synthetic MPD-format slices (seeded; needs numpy)")
+    gen = sub.add_parser(
+        "generate-mpd", help="write synthetic MPD-format slices at any scale, slice by slice (seeded; needs numpy)"
+    )
     gen.add_argument("--out", required=True, help="folder to write mpd.slice.*.json into")
     gen.add_argument("--playlists", type=int, default=10_000)
-    gen.add_argument("--tracks", type=int, default=20_000)
+    gen.add_argument("--tracks", type=int, default=None, help="catalog tracks (default: 2 x playlists)")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--per-slice", type=int, default=1000, help="playlists per slice file (default: 1000)")
     return parser
@@ -198,11 +200,13 @@ def run_command(
             progress=Progress("mpd", enabled=None if progress else False),
         )
     if args.command == "generate-mpd":
-        from musiclake_extract.catalog import generate_catalog, write_mpd_slices
+        from musiclake_extract.synthetic_mpd import write_synthetic_mpd
 
-        catalog = generate_catalog(args.seed, args.playlists, args.tracks)
-        files = write_mpd_slices(catalog, args.out, playlists_per_slice=args.per_slice)
-        print(f"wrote {len(files)} slice file(s) with {args.playlists} playlists to {args.out}")
+        stats = write_synthetic_mpd(args.out, args.playlists, args.tracks, args.seed, args.per_slice)
+        print(
+            f"wrote {len(stats.files)} slice file(s) with {stats.playlists} playlists and {stats.items} items "
+            f"to {args.out} in {stats.seconds:.1f}s"
+        )
         return None
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 

@@ -12,6 +12,8 @@ import pytest
 
 from musiclake_extract.catalog import generate_catalog, spotify_ids, write_mpd_slices
 from musiclake_extract.cli import main
+from musiclake_extract.mpd_import import validate_slice
+from musiclake_extract.synthetic_mpd import write_synthetic_mpd
 
 BASE62_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 
@@ -151,3 +153,53 @@ def test_generate_mpd_command_writes_slices(tmp_path, capsys):
     )
     assert (again / "mpd.slice.0-99.json").read_bytes() == (tmp_path / "mpd.slice.0-99.json").read_bytes()
     assert "wrote 2 slice file(s)" in capsys.readouterr().out
+
+
+def _slices(tmp_path, n_playlists: int, n_tracks: int, seed: int = 0, per_slice: int = 1000) -> list[dict]:
+    stats = write_synthetic_mpd(tmp_path, n_playlists, n_tracks, seed, per_slice)
+    return [json.loads(f.read_text()) for f in stats.files]
+
+
+def test_streamed_slices_are_deterministic_per_seed(tmp_path):
+    a = write_synthetic_mpd(tmp_path / "a", 250, 3000, seed=4, playlists_per_slice=100)
+    b = write_synthetic_mpd(tmp_path / "b", 250, 3000, seed=4, playlists_per_slice=100)
+    c = write_synthetic_mpd(tmp_path / "c", 250, 3000, seed=5, playlists_per_slice=100)
+    assert [f.name for f in a.files] == ["mpd.slice.0-99.json", "mpd.slice.100-199.json", "mpd.slice.200-299.json"]
+    assert [f.read_bytes() for f in a.files] == [f.read_bytes() for f in b.files]
+    assert a.files[0].read_bytes() != c.files[0].read_bytes()
+    # a slice does not depend on how many come after it: a bigger run starts with the same files
+    bigger = write_synthetic_mpd(tmp_path / "d", 400, 3000, seed=4, playlists_per_slice=100)
+    assert bigger.files[1].read_bytes() == a.files[1].read_bytes()
+
+
+def test_streamed_slices_have_the_mpd_shape_and_pass_the_importer(tmp_path):
+    docs = _slices(tmp_path, 150, 2000, per_slice=100)
+    assert [validate_slice(d) for d in docs] == [None, None]
+    assert [p["pid"] for d in docs for p in d["playlists"]] == list(range(150))
+    catalog = generate_catalog(0, 0, 2000)
+    durations = {f"spotify:track:{t['id']}": t["duration_ms"] for t in catalog.tracks}
+    for playlist in docs[1]["playlists"]:
+        assert playlist["num_tracks"] == len(playlist["tracks"])
+        assert playlist["duration_ms"] == sum(t["duration_ms"] for t in playlist["tracks"])
+        assert playlist["num_albums"] == len({t["album_uri"] for t in playlist["tracks"]})
+        assert playlist["num_artists"] == len({t["artist_uri"] for t in playlist["tracks"]})
+        assert [t["pos"] for t in playlist["tracks"]] == list(range(len(playlist["tracks"])))
+        assert all(durations[t["track_uri"]] == t["duration_ms"] for t in playlist["tracks"])  # the seed's catalog
+        assert len({t["track_uri"] for t in playlist["tracks"]}) == len(playlist["tracks"])
+    assert set(docs[0]["playlists"][0]["tracks"][0]) == {
+        "pos", "artist_name", "artist_uri", "track_name", "track_uri", "album_name", "album_uri", "duration_ms",
+    }
+
+
+def test_streamed_lengths_and_popularity_look_like_the_mpd(tmp_path):
+    docs = _slices(tmp_path, 4000, 20000)
+    lengths = np.array([len(p["tracks"]) for d in docs for p in d["playlists"]])
+    assert lengths.min() >= 5 and lengths.max() <= 250
+    assert 50 <= lengths.mean() <= 70 and 35 <= np.median(lengths) <= 55  # MPD: mean 66, median 49
+    counts = np.array(
+        sorted(Counter(t["track_uri"] for d in docs for p in d["playlists"] for t in p["tracks"]).values())[::-1]
+    )
+    assert 0.01 < counts[0] / len(lengths) < 0.2
+    assert counts[: len(counts) // 100].sum() > counts[len(counts) // 2 :].sum()
+    slope = np.polyfit(np.log(np.arange(21, 201)), np.log(counts[20:200]), 1)[0]
+    assert -1.6 < slope < -0.3
