@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
             pipeline.mark_processed(spark, runs, job, opts.lake_path, opts.database)
             job.record(spark, opts.lake_path, opts.database, "skipped", "new landing runs hold no files")
             return
-        envelopes = io.load_envelopes(spark, files, schemas.ENVELOPE, schemas.CORRUPT_COLUMN).cache()
+        envelopes = io.load_envelopes(spark, files, schemas.ENVELOPE, schemas.CORRUPT_COLUMN)  # plan persists it
         current = {t.name: io.load_current(spark, t, opts.lake_path) for t in schemas.CURATED_TABLES}
         plan = curate.plan(envelopes, current, job.job_run_id, job.today)
         job.records_read = plan.records_read()

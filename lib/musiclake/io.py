@@ -161,9 +161,10 @@ def merge_upsert(
     them. Unchanged rows are not rewritten, so merging the same updates twice changes nothing.
     """
     table = ensure_table(spark, spec, lake_path, database)
+    # No repartition by the partition columns here: with one partition value (all of the MPD is source=mpd)
+    # that funnels every row through one task. Delta's optimized write (a table property, see ensure_table)
+    # already bins the output into few, large files per partition.
     source = conform(updates, spec.schema, keep=(delete_flag,) if delete_flag else ())
-    if spec.partition_by:  # few, large files per partition rather than one per task
-        source = source.repartition(*spec.partition_by)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
     value_columns = [f.name for f in spec.schema.fields if f.name not in spec.keys]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in value_columns) or "false"
@@ -180,7 +181,8 @@ def merge_upsert(
     before = current_version(spark, spec, lake_path)
     merge.execute()
     # A MERGE that changes nothing commits nothing: then the latest commit is an older one, not ours.
-    metrics = last_operation_metrics(table) if current_version(spark, spec, lake_path) > before else {}
+    latest = table.history(1).select("version", "operationMetrics").first()
+    metrics = _numeric(latest["operationMetrics"]) if latest and latest["version"] > before else {}
     log.info("merged into %s: %s", spec.name,
              {k: v for k, v in metrics.items() if k.startswith("numTargetRows")} or "no change")
     return metrics
@@ -189,8 +191,11 @@ def merge_upsert(
 def last_operation_metrics(table: DeltaTable) -> dict[str, int]:
     """The numeric operation metrics of the table's latest commit (e.g. numTargetRowsInserted)."""
     row = table.history(1).select("operationMetrics").first()
-    metrics = (row["operationMetrics"] or {}) if row else {}
-    return {k: int(v) for k, v in metrics.items() if str(v).lstrip("-").isdigit()}
+    return _numeric(row["operationMetrics"]) if row else {}
+
+
+def _numeric(metrics: dict[str, str] | None) -> dict[str, int]:
+    return {k: int(v) for k, v in (metrics or {}).items() if str(v).lstrip("-").isdigit()}
 
 
 def append_rows(spark: SparkSession, spec: TableSpec, rows: DataFrame, lake_path: str, database: str) -> None:

@@ -94,9 +94,16 @@ def check_bad_fraction(quarantined: int, read: int, max_fraction: float) -> None
 
 
 def save_quarantine(spark: SparkSession, quarantine: DataFrame, lake_path: str, database: str) -> int:
-    """MERGE quarantine rows (the same bad record is kept once); returns how many bad records the batch had."""
-    io.merge_upsert(spark, schemas.QUARANTINE, quarantine, lake_path, database)
-    return int(quarantine.agg(F.coalesce(F.sum("occurrences"), F.lit(0))).first()[0])
+    """MERGE quarantine rows (the same bad record is kept once); returns how many bad records the batch had.
+
+    A clean batch (the usual case) only makes sure the table exists: a MERGE of nothing still costs two passes.
+    """
+    bad = int(quarantine.agg(F.coalesce(F.sum("occurrences"), F.lit(0))).first()[0])
+    if bad:
+        io.merge_upsert(spark, schemas.QUARANTINE, quarantine, lake_path, database)
+    else:
+        io.ensure_table(spark, schemas.QUARANTINE, lake_path, database)
+    return bad
 
 
 def written(metrics: dict[str, int]) -> int:

@@ -31,8 +31,10 @@ def with_envelope_problem(df: DataFrame) -> DataFrame:
     reason = F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed JSON line")).otherwise(
         first_problem(_missing("run_id"), _missing("source"), _missing("entity"), _missing("body"), body_not_object)
     )
+    # Only a bad envelope needs its record: serialising every good one (body included) would double the cache.
     record = F.coalesce(F.col(CORRUPT_COLUMN), F.to_json(F.struct(*[c for c in df.columns if c != CORRUPT_COLUMN])))
-    return df.withColumn(REASON, reason).withColumn(RECORD, record)
+    with_reason = df.withColumn(REASON, reason)
+    return with_reason.withColumn(RECORD, F.when(F.col(REASON).isNotNull(), record))
 
 
 def good_rows(df: DataFrame) -> DataFrame:
