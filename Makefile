@@ -14,12 +14,14 @@ export JAVA_HOME := $(or $(shell for d in /usr/lib/jvm/java-17-openjdk-amd64 /us
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv jars tools demo test lint lint-deploy wheel clean help
+.PHONY: setup venv jars tools demo test bench lint lint-deploy wheel clean help
 
 help:
 	@echo "make demo   - set up, then run the pipeline end to end on embedded data (no AWS/Spotify account)"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make lint   - ruff;  make wheel - build the versioned wheel for Glue;  make clean"
+	@echo "make bench  - benchmarks (ETL vs DuckDB, ALS vs implicit, extractor): figures appended to BENCHMARKS.md"
+	@echo "             sizes: make bench BENCH_SIZES=1000,10000 (playlists); data under /tmp/musiclake-bench"
 	@echo "make lint-deploy - cfn-lint, checkov, hadolint on deploy/ and docker/ (tools in $(TOOLS_VENV))"
 
 setup: venv jars
@@ -27,10 +29,10 @@ setup: venv jars
 venv: $(VENV)/.installed
 $(VENV)/.installed: setup.py lib/musiclake/VERSION
 	@scripts/bootstrap.sh
-	@echo "==> creating $(VENV) and installing musiclake[spark,extract,dev,query,report] (pinned to Glue 5.1)"
+	@echo "==> creating $(VENV) and installing musiclake[spark,extract,dev,query,report,bench] (pinned to Glue 5.1)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1
-	$(BIN)/pip install --quiet --progress-bar off -e '.[spark,extract,dev,query,report]'
+	$(BIN)/pip install --quiet --progress-bar off -e '.[spark,extract,dev,query,report,bench]'
 	@touch $@
 
 jars: $(MUSICLAKE_JARS_DIR)/.complete
@@ -57,6 +59,13 @@ lint-deploy: tools
 	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download -d deploy/cloudformation --framework cloudformation
 	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download -d docker --framework dockerfile
 	$(TOOLS_VENV)/bin/hadolint docker/extractor/Dockerfile
+
+# Benchmarks (bench/): not part of `make test`. Each script prints its figures and appends them to BENCHMARKS.md.
+BENCH_SIZES ?= 1000,10000
+bench: setup
+	$(BIN)/python bench/extract_bench.py
+	$(BIN)/python bench/etl_bench.py --sizes $(BENCH_SIZES)
+	$(BIN)/python bench/als_compare.py --sizes $(BENCH_SIZES)
 
 demo: setup
 	$(BIN)/python -m musiclake.demo

@@ -11,6 +11,7 @@ Extras keep the audiences apart:
 * ``query``   - ``musiclake query`` run locally: DuckDB over the Delta tables read by delta-rs, SQL transpiled
                 from Athena's dialect by sqlglot (no Spark; the Glue jobs do not need these).
 * ``report``  - ``musiclake report``: the ``query`` engine plus matplotlib for the charts.
+* ``bench``   - ``make bench`` (bench/): DuckDB and ``implicit`` as single-machine references, psutil for memory.
 
 Versions are pinned to the Glue 5.1 runtime (see ../shared/docs/PLATFORM.md) so local runs match production.
 """
@@ -67,6 +68,16 @@ QUERY = [
 # `musiclake report`: the analytics queries run by the embedded engine, charted with matplotlib (PNG, no pyplot).
 REPORT = [*QUERY, "matplotlib==3.11.2"]
 
+# `make bench`: the single-machine references (DuckDB for the ETL, implicit for ALS) and the measuring tools.
+BENCH = [
+    "duckdb==1.4.4",
+    "implicit==0.7.2",
+    "scipy==1.16.3",
+    "threadpoolctl==3.6.0",
+    "psutil==7.1.3",
+    "pyinstrument==5.1.1",
+]
+
 setup(
     name="musiclake",
     version=VERSION,
@@ -93,6 +104,7 @@ setup(
         "deploy": DEPLOY,
         "query": QUERY,
         "report": REPORT,
+        "bench": BENCH,
     },
     entry_points={
         "console_scripts": [

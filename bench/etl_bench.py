@@ -1,0 +1,242 @@
+"""ETL benchmark: raw MPD landing -> curated tables, the Glue jobs side by side with DuckDB on the same input.
+
+For each size: synthetic MPD slices (``musiclake-extract generate-mpd``, seeded) are landed by the real importer
+(``musiclake-extract mpd``); then, on the same landing files,
+
+* **musiclake**: ``glue_jobs/v1/raw_to_curated.py`` then ``glue_jobs/v1/build_interactions.py``, each started as
+  Glue starts it (a fresh ``python`` process, local Spark ``local[2]``, Delta, Derby metastore), wall time and
+  peak RSS of the process tree (JVM included);
+* **DuckDB** (the single-machine reference, same thread count): read the same gzip JSON Lines envelopes with an
+  explicit schema, flatten playlists and items, keep the latest observation per key, derive tracks / artists /
+  albums, number playlists and tracks densely and count interactions, and write each table as Parquet.
+
+The DuckDB side does less than the job (no quarantine, no data-quality checks, no Delta MERGE or catalog), so
+the ratio is an upper bound of what the Spark code itself costs. Rows are playlist items (``playlist_tracks``).
+
+Usage::
+
+    python bench/etl_bench.py --sizes 1000,10000 [--only duckdb|spark] [--profile] [--no-write]
+
+``--profile`` runs each job under pyinstrument and leaves ``<job>.pyinstrument.txt`` next to its log (the
+Python call tree with wall time: which Spark actions, MERGEs and checks the time goes to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import BENCH_HOME, Measured, append_section, run_measured, spark_env, table  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+JOBS = REPO / "glue_jobs" / "v1"
+
+ITEM = (
+    "STRUCT(pos INTEGER, artist_name VARCHAR, track_uri VARCHAR, artist_uri VARCHAR, track_name VARCHAR, "
+    "album_uri VARCHAR, duration_ms BIGINT, album_name VARCHAR)"
+)
+BODY = (
+    "STRUCT(name VARCHAR, collaborative VARCHAR, pid BIGINT, modified_at BIGINT, num_tracks INTEGER, "
+    "num_albums INTEGER, num_followers INTEGER, num_edits INTEGER, duration_ms BIGINT, num_artists INTEGER, "
+    f"description VARCHAR, tracks {ITEM}[])"
+)
+ENVELOPE = {
+    "run_id": "VARCHAR", "source": "VARCHAR", "entity": "VARCHAR", "key": "VARCHAR", "request_url": "VARCHAR",
+    "http_status": "INTEGER", "fetched_at": "VARCHAR", "body": BODY,
+}
+
+DUCKDB_SQL = """
+CREATE TEMP TABLE envelopes AS
+  SELECT * FROM read_json({files}, format = 'newline_delimited', compression = 'gzip', columns = {columns});
+CREATE TEMP TABLE snapshots AS
+  SELECT 'mpd:' || body.pid AS playlist_id, run_id, to_timestamp(body.modified_at) AS observed_at, body
+  FROM envelopes WHERE source = 'mpd' AND entity = 'playlists' AND body.pid IS NOT NULL;
+CREATE TEMP TABLE playlists AS
+  SELECT playlist_id, 'mpd' AS source, body.name AS name, body.description AS description,
+         body.collaborative = 'true' AS collaborative, body.num_followers AS num_followers,
+         body.num_edits AS num_edits, len(body.tracks) AS num_tracks, observed_at, run_id
+  FROM snapshots
+  QUALIFY row_number() OVER (PARTITION BY playlist_id ORDER BY observed_at DESC, run_id DESC) = 1;
+CREATE TEMP TABLE items AS
+  SELECT s.playlist_id, s.run_id, s.observed_at, unnest(s.body.tracks) AS t
+  FROM snapshots AS s SEMI JOIN playlists AS p ON s.playlist_id = p.playlist_id AND s.run_id = p.run_id;
+CREATE TEMP TABLE playlist_tracks AS
+  SELECT playlist_id, t.pos AS position, 'mpd' AS source, split_part(t.track_uri, ':', 3) AS track_id,
+         t.track_uri AS uri, 'track' AS item_type, observed_at, run_id
+  FROM items
+  QUALIFY row_number() OVER (PARTITION BY playlist_id, t.pos ORDER BY observed_at DESC, run_id DESC) = 1;
+COPY (SELECT split_part(t.track_uri, ':', 3) AS track_id, t.track_name AS name,
+             split_part(t.album_uri, ':', 3) AS album_id, [split_part(t.artist_uri, ':', 3)] AS artist_ids,
+             t.duration_ms AS duration_ms, observed_at
+      FROM items
+      QUALIFY row_number() OVER (PARTITION BY split_part(t.track_uri, ':', 3) ORDER BY observed_at DESC) = 1)
+  TO '{out}/tracks.parquet' (FORMAT parquet);
+COPY (SELECT split_part(t.artist_uri, ':', 3) AS artist_id, t.artist_name AS name, observed_at FROM items
+      QUALIFY row_number() OVER (PARTITION BY split_part(t.artist_uri, ':', 3) ORDER BY observed_at DESC) = 1)
+  TO '{out}/artists.parquet' (FORMAT parquet);
+COPY (SELECT split_part(t.album_uri, ':', 3) AS album_id, t.album_name AS name, observed_at FROM items
+      QUALIFY row_number() OVER (PARTITION BY split_part(t.album_uri, ':', 3) ORDER BY observed_at DESC) = 1)
+  TO '{out}/albums.parquet' (FORMAT parquet);
+COPY playlists TO '{out}/playlists.parquet' (FORMAT parquet);
+COPY playlist_tracks TO '{out}/playlist_tracks.parquet' (FORMAT parquet);
+CREATE TEMP TABLE playlist_ids AS
+  SELECT playlist_id, (row_number() OVER (ORDER BY playlist_id) - 1)::INTEGER AS playlist_idx
+  FROM (SELECT DISTINCT playlist_id FROM playlist_tracks WHERE track_id <> '');
+CREATE TEMP TABLE track_ids AS
+  SELECT track_id, (row_number() OVER (ORDER BY track_id) - 1)::INTEGER AS track_idx
+  FROM (SELECT DISTINCT track_id FROM playlist_tracks WHERE track_id <> '');
+COPY playlist_ids TO '{out}/playlist_ids.parquet' (FORMAT parquet);
+COPY track_ids TO '{out}/track_ids.parquet' (FORMAT parquet);
+COPY (SELECT p.playlist_idx, t.track_idx, count(*)::DOUBLE AS weight
+      FROM playlist_tracks AS m JOIN playlist_ids AS p USING (playlist_id) JOIN track_ids AS t USING (track_id)
+      GROUP BY ALL) TO '{out}/interactions.parquet' (FORMAT parquet);
+"""
+
+
+def landing_files(landing: Path) -> list[str]:
+    """The files the complete landing runs' manifests list (exactly what raw_to_curated reads)."""
+    from musiclake import landing as contract
+
+    return [uri for m in contract.complete_runs(str(landing)) for uri in m.file_uris(str(landing))]
+
+
+def run_duckdb(landing: Path, out: Path, threads: int) -> dict[str, int]:
+    """The DuckDB flatten + dedupe + interactions into Parquet (runs in its own process, see ``--duckdb-only``)."""
+    import duckdb
+
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in ENVELOPE.items()) + "}"
+    sql = DUCKDB_SQL.format(files=json.dumps(landing_files(landing)).replace('"', "'"), columns=columns, out=out)
+    for statement in filter(str.strip, sql.split(";")):
+        con.execute(statement)
+    return {name: con.execute(f"SELECT count(*) FROM '{out}/{name}.parquet'").fetchone()[0]
+            for name in ("playlists", "playlist_tracks", "tracks", "interactions")}
+
+
+def land(mpd: Path, landing: Path) -> Measured:
+    return run_measured([str(BIN / "musiclake-extract"), "mpd", "--source", str(mpd), "--landing", str(landing)])
+
+
+def spark_jobs(landing: Path, work: Path, profile: bool = False, code: Path | None = None) -> dict[str, Measured]:
+    """Both Glue jobs, each as its own process (as on Glue), on a fresh lake; optionally under pyinstrument.
+
+    ``code``: another checkout of the repository whose jobs and library run instead (a before/after figure).
+    """
+    lake, home = work / "lake", work / "home"
+    work.mkdir(parents=True, exist_ok=True)
+    env = spark_env(home)
+    jobs = JOBS
+    if code:
+        env["PYTHONPATH"] = f"{code / 'lib'}:{code / 'extract'}"
+        jobs = code / "glue_jobs" / "v1"
+    common = ["--lake_path", str(lake), "--database", "musiclake"]
+    results = {}
+    for job, extra in (("raw_to_curated", ["--raw_path", str(landing)]), ("build_interactions", [])):
+        profiler = ["-m", "pyinstrument", "-o", str(work / f"{job}.pyinstrument.txt")] if profile else []
+        results[job] = run_measured(
+            [sys.executable, *profiler, str(jobs / f"{job}.py"), "--JOB_NAME", job, *extra, *common], env=env,
+            log=work / f"{job}.log",
+        )
+        if results[job].returncode:
+            raise SystemExit(f"{job} failed (exit {results[job].returncode}); see {work / f'{job}.log'}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000", help="playlists per size, comma-separated")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (Spark runs local[2])")
+    parser.add_argument("--only", choices=("duckdb", "spark"), default=None)
+    parser.add_argument("--home", type=Path, default=BENCH_HOME / "etl")
+    parser.add_argument("--no-write", action="store_true", help="print only, do not append to BENCHMARKS.md")
+    parser.add_argument("--profile", action="store_true", help="run the jobs under pyinstrument (report per job)")
+    parser.add_argument("--code", type=Path, default=None,
+                        help="run the jobs of another checkout (e.g. the commit before a fix) instead of this one")
+    parser.add_argument("--duckdb-only", nargs=2, metavar=("LANDING", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.duckdb_only:  # the child process measured by the parent
+        print(json.dumps(run_duckdb(Path(args.duckdb_only[0]), Path(args.duckdb_only[1]), args.threads)))
+        return 0
+
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        base = args.home / f"p{size}"
+        mpd, landing = base / "mpd", base / "landing"
+        if not (base / "items.txt").exists():
+            shutil.rmtree(base, ignore_errors=True)
+            base.mkdir(parents=True)
+            from musiclake_extract.synthetic_mpd import write_synthetic_mpd
+
+            generated = write_synthetic_mpd(mpd, size, seed=args.seed)
+            landed = land(mpd, landing)
+            print(f"{size} playlists ({generated.items:,} items) generated in {generated.seconds:.1f}s, landed in "
+                  f"{landed.seconds:.1f}s (load {landed.load})", flush=True)
+            (base / "items.txt").write_text(str(generated.items))
+        files = landing_files(landing)
+        items = int((base / "items.txt").read_text())
+        stamp = time.strftime("%H%M%S")
+        duck = duck_counts = None
+        if args.only != "spark":
+            out = base / f"duckdb-{stamp}"
+            log = base / f"duckdb-{stamp}.log"
+            duck = run_measured([sys.executable, __file__, "--threads", str(args.threads), "--duckdb-only",
+                                 str(landing), str(out)], log=log)
+            duck_counts = json.loads(log.read_text().strip().splitlines()[-1])
+            print(f"{size}: duckdb {duck.seconds:.1f}s, peak {duck.peak_rss_mb:.0f} MB, load {duck.load}; "
+                  f"{duck_counts}", flush=True)
+        spark = None
+        if args.only != "duckdb":
+            spark = spark_jobs(landing, base / f"spark-{stamp}", args.profile, args.code)
+            for job, m in spark.items():
+                print(f"{size}: {job} {m.seconds:.1f}s, peak {m.peak_rss_mb:.0f} MB, load {m.load}", flush=True)
+        rows.append((size, len(files), items, duck, duck_counts, spark))
+
+    body = _report(rows)
+    title = "ETL: raw_to_curated + build_interactions vs DuckDB"
+    if args.code:
+        title += f" (jobs and library from {args.code})"
+    append_section(title, body, write=not args.no_write)
+    return 0
+
+
+def _report(rows: list) -> str:
+    lines = []
+    for size, _files, items, duck, _counts, spark in rows:
+        cells = [f"{size:,}", f"{items:,}" if items else "-"]
+        spark_total = sum(m.seconds for m in spark.values()) if spark else None
+        if spark:
+            r2c, bi = spark["raw_to_curated"], spark["build_interactions"]
+            cells += [f"{r2c.seconds:.1f} s ({r2c.peak_rss_mb:,.0f} MB, load {r2c.load})",
+                      f"{bi.seconds:.1f} s ({bi.peak_rss_mb:,.0f} MB, load {bi.load})",
+                      f"{spark_total:.1f} s", f"{items / spark_total:,.0f}" if items else "-"]
+        else:
+            cells += ["-"] * 4
+        if duck:
+            cells += [f"{duck.seconds:.1f} s ({duck.peak_rss_mb:,.0f} MB, load {duck.load})",
+                      f"{items / duck.seconds:,.0f}"]
+        else:
+            cells += ["-", "-"]
+        cells.append(f"{spark_total / duck.seconds:.1f}x" if spark and duck else "-")
+        lines.append(cells)
+    header = ["playlists", "rows (items)", "raw_to_curated (peak RSS, load)", "build_interactions (peak RSS, load)",
+              "musiclake total", "musiclake rows/s", "DuckDB (peak RSS, load)", "DuckDB rows/s",
+              "musiclake / DuckDB"]
+    return table(header, lines) + (
+        "\n\nWall time of each process from start to exit (JVM start-up included for the jobs), peak RSS of its "
+        "process tree, load average before-after. DuckDB does the flatten + dedupe + id mapping into Parquet only "
+        "(no quarantine, checks, Delta MERGE or catalog)."
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The benchmark scripts' non-Spark parts run at toy size (smoke only: nothing is timed or compared here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+
+def test_duckdb_reference_flattens_the_landed_slices(tmp_path):
+    import etl_bench
+
+    from musiclake_extract.mpd_import import MpdOptions, run_mpd
+    from musiclake_extract.synthetic_mpd import write_synthetic_mpd
+
+    generated = write_synthetic_mpd(tmp_path / "mpd", 60, 2000, seed=1, playlists_per_slice=25)
+    assert run_mpd(MpdOptions(source=str(tmp_path / "mpd"), landing=str(tmp_path / "landing"))).status == "complete"
+
+    counts = etl_bench.run_duckdb(tmp_path / "landing", tmp_path / "out", threads=1)
+
+    assert counts["playlists"] == 60
+    assert counts["playlist_tracks"] == counts["interactions"] == generated.items
+
+
+def test_implicit_reference_ranks_unseen_tracks_and_scores_ndcg():
+    import als_compare
+    import pandas as pd
+
+    from musiclake.recommend.als import AlsParams
+
+    user, item, n_items = als_compare.interactions(300)
+    train = pd.DataFrame({"playlist_idx": user, "track_idx": item})
+    holdout = train.groupby("playlist_idx").head(1)
+    train = train.drop(holdout.index)
+
+    result = als_compare.run_implicit(train, 300, n_items, AlsParams(rank=8, max_iter=2), 0.05)
+
+    seen = train.groupby("playlist_idx")["track_idx"].apply(set)
+    assert all(not (set(result["top"][p]) & seen[p]) for p in seen.index[:50])
+    assert 0.0 <= als_compare.ndcg10(result["top"], holdout) <= 1.0
+    assert np.isfinite(result["per_iter"])
