@@ -65,6 +65,21 @@ def test_top_k_gets_enough_candidates_for_playlists_longer_than_the_smallest_buc
     _assert_ranked_lists_without_seen(recommendations, long_playlist, 30, 1)
 
 
+def test_blockified_top_k_for_large_catalogs_gives_the_same_lists_as_the_numpy_path(model, seen, train_holdout):
+    # recommend_top_k takes the Spark path only above MAX_BROADCAST_FACTORS; both must agree on the lists
+    train, _ = train_holdout
+    n_playlists = train.select(PLAYLIST_IDX).distinct().count()
+
+    blockified = als.recommend_top_k_blockified(model, seen, 20)
+    broadcast = als.recommend_top_k(model, seen, 20)
+
+    _assert_ranked_lists_without_seen(blockified, train, 20, n_playlists)
+    tracks = {(r[PLAYLIST_IDX], r[TRACK_IDX]): r[SCORE] for r in blockified.collect()}
+    expected = {(r[PLAYLIST_IDX], r[TRACK_IDX]): r[SCORE] for r in broadcast.collect()}
+    assert tracks.keys() == expected.keys()
+    assert all(abs(tracks[key] - expected[key]) < 1e-4 for key in tracks)
+
+
 def test_popularity_baseline_recommends_the_most_popular_unseen_tracks(spark):
     train = spark.createDataFrame(
         [(0, 1, 1.0), (1, 1, 1.0), (2, 1, 1.0), (0, 2, 1.0), (1, 2, 1.0), (2, 3, 1.0), (1, 4, 1.0)],
