@@ -371,6 +371,36 @@ def draw_playlists(
     return primary, second, owner[keep], entry_track[keep]
 
 
+@dataclass(frozen=True)
+class PlaylistMeta:
+    """Per-playlist metadata draws (arrays of length n), shared by both generators so they agree in shape."""
+
+    words: Any
+    name_shape: Any
+    modified: Any
+    followers: Any
+    collaborative: Any
+    described: Any
+    edit_noise: Any
+
+
+def draw_playlist_meta(rng: Any, n: int) -> PlaylistMeta:
+    """Draw the metadata of ``n`` playlists from ``rng`` (a numpy Generator), always in the same order."""
+    words = rng.integers(0, len(_PLAYLIST_WORDS), size=n)
+    name_shape = rng.integers(0, 4, size=n)
+    modified = rng.integers(MPD_EPOCH_START, MPD_EPOCH_END, size=n)
+    followers = rng.geometric(0.6, size=n).clip(max=5000)
+    collaborative = rng.random(n) < 0.02
+    described = rng.random(n) < 0.02
+    edit_noise = rng.integers(1, 10, size=n)
+    return PlaylistMeta(words, name_shape, modified, followers, collaborative, described, edit_noise)
+
+
+def playlist_name(cluster: str, word: str, shape: int) -> str:
+    """One of four MPD-like name shapes: the cluster, a word, both, or both title-cased the other way round."""
+    return (cluster, word, f"{cluster} {word}", f"{word.title()} {cluster.title()}")[shape]
+
+
 def generate_catalog(
     seed: int = 0,
     n_playlists: int = 1000,
@@ -528,38 +558,21 @@ def generate_catalog(
             }
         )
 
-    meta_rng = np.random.default_rng([seed, 2])
-    words = meta_rng.integers(0, len(_PLAYLIST_WORDS), size=n_playlists)
-    name_shape = meta_rng.integers(0, 4, size=n_playlists)
-    modified = meta_rng.integers(MPD_EPOCH_START, MPD_EPOCH_END, size=n_playlists)
-    followers = np.minimum(meta_rng.geometric(0.6, size=n_playlists), 5000)
-    collaborative = meta_rng.random(n_playlists) < 0.02
-    described = meta_rng.random(n_playlists) < 0.02
-    edit_noise = meta_rng.integers(1, 10, size=n_playlists)
+    meta = draw_playlist_meta(np.random.default_rng([seed, 2]), n_playlists)
     playlists = []
     for pid in range(n_playlists):
         cluster_name = clusters[int(primary[pid])]
-        word = _PLAYLIST_WORDS[int(words[pid])]
-        shape = int(name_shape[pid])
-        name = (
-            cluster_name
-            if shape == 0
-            else word
-            if shape == 1
-            else f"{cluster_name} {word}"
-            if shape == 2
-            else f"{word.title()} {cluster_name.title()}"
-        )
+        word = _PLAYLIST_WORDS[int(meta.words[pid])]
         length = len(track_lists[pid])
         playlists.append(
             {
                 "pid": pid,
-                "name": name,
-                "description": f"my {cluster_name} {word}" if described[pid] else None,
-                "collaborative": bool(collaborative[pid]),
-                "modified_at": int(modified[pid]),
-                "num_followers": int(followers[pid]),
-                "num_edits": int(max(1, length // 10 + int(edit_noise[pid]))),
+                "name": playlist_name(cluster_name, word, int(meta.name_shape[pid])),
+                "description": f"my {cluster_name} {word}" if meta.described[pid] else None,
+                "collaborative": bool(meta.collaborative[pid]),
+                "modified_at": int(meta.modified[pid]),
+                "num_followers": int(meta.followers[pid]),
+                "num_edits": int(max(1, length // 10 + int(meta.edit_noise[pid]))),
                 "cluster": int(primary[pid]),
                 "second_cluster": int(second[pid]) if second[pid] >= 0 else None,
                 "tracks": track_lists[pid],

@@ -20,13 +20,13 @@ from typing import Any
 
 from musiclake_extract.catalog import (
     _PLAYLIST_WORDS,
-    MPD_EPOCH_END,
-    MPD_EPOCH_START,
     Catalog,
     TrackSampler,
     _numpy,
+    draw_playlist_meta,
     draw_playlists,
     generate_catalog,
+    playlist_name,
 )
 
 SLICE_STREAM = 7  # namespace of the per-slice generators, apart from the catalog's own streams
@@ -117,27 +117,21 @@ def iter_slice_docs(
         durations = np.bincount(owner, weights=duration[track], minlength=n).astype(np.int64)
         n_albums = _distinct_per_owner(owner, album_of[track], n)
         n_artists = _distinct_per_owner(owner, artist_of[track], n)
-        words = rng.integers(0, len(_PLAYLIST_WORDS), size=n)
-        name_shape = rng.integers(0, 4, size=n)
-        modified = rng.integers(MPD_EPOCH_START, MPD_EPOCH_END, size=n)
-        followers = np.minimum(rng.geometric(0.6, size=n), 5000)
-        collaborative = rng.random(n) < 0.02
-        described = rng.random(n) < 0.02
-        edits = np.maximum(1, lengths // 10 + rng.integers(1, 10, size=n))
+        meta = draw_playlist_meta(rng, n)
+        edits = np.maximum(1, lengths // 10 + meta.edit_noise)
         tracks = track.tolist()
         lines = []
         for i in range(n):
-            cluster, word = clusters[int(primary[i])], _PLAYLIST_WORDS[int(words[i])]
-            shape = int(name_shape[i])
-            name = (cluster, word, f"{cluster} {word}", f"{word.title()} {cluster.title()}")[shape]
+            cluster, word = clusters[int(primary[i])], _PLAYLIST_WORDS[int(meta.words[i])]
+            name = playlist_name(cluster, word, int(meta.name_shape[i]))
             items = ", ".join(
                 f'{{"pos": {pos}, {fragments[t]}}}' for pos, t in enumerate(tracks[bounds[i] : bounds[i + 1]])
             )
-            description = f', "description": {json.dumps(f"my {cluster} {word}")}' if described[i] else ""
+            description = f', "description": {json.dumps(f"my {cluster} {word}")}' if meta.described[i] else ""
             lines.append(
-                f'{{"name": {json.dumps(name)}, "collaborative": "{"true" if collaborative[i] else "false"}", '
-                f'"pid": {start + i}, "modified_at": {int(modified[i])}, "num_tracks": {int(lengths[i])}, '
-                f'"num_albums": {int(n_albums[i])}, "num_followers": {int(followers[i])}, "tracks": [{items}], '
+                f'{{"name": {json.dumps(name)}, "collaborative": "{"true" if meta.collaborative[i] else "false"}", '
+                f'"pid": {start + i}, "modified_at": {int(meta.modified[i])}, "num_tracks": {int(lengths[i])}, '
+                f'"num_albums": {int(n_albums[i])}, "num_followers": {int(meta.followers[i])}, "tracks": [{items}], '
                 f'"num_edits": {int(edits[i])}, "duration_ms": {int(durations[i])}, '
                 f'"num_artists": {int(n_artists[i])}{description}}}'
             )
