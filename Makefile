@@ -9,17 +9,18 @@ BIN := $(VENV)/bin
 TOOLS_VENV ?= .venv-tools
 export MUSICLAKE_JARS_DIR ?= $(HOME)/.cache/musiclake/jars
 # Spark 3.5 / Glue 5.1 run on Java 17: pick it explicitly, whatever the machine's default java is.
-export JAVA_HOME := $(or $(shell for d in /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk-arm64 /usr/lib/jvm/*17*; do \
-	[ -x $$d/bin/java ] && grep -q 'JAVA_VERSION="17' $$d/release 2>/dev/null && echo $$d && break; done),$(JAVA_HOME))
+# The one lookup is lib/musiclake/java17.py (standard library only: it runs before the virtualenv exists).
+export JAVA_HOME := $(or $(shell $(PYTHON) lib/musiclake/java17.py 2>/dev/null),$(JAVA_HOME))
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv jars tools demo test bench lint lint-deploy wheel clean help
+.PHONY: setup venv jars tools demo test test-fast bench lint lint-deploy wheel clean help
 
 help:
 	@echo "make demo   - set up, then run the pipeline end to end on embedded data (no AWS/Spotify account)"
 	@echo "make test   - set up, then run the whole test suite"
-	@echo "make lint   - ruff;  make wheel - build the versioned wheel for Glue;  make clean"
+	@echo "make test-fast - the edit loop: every test that needs no JVM plus the quick Spark transform tests"
+	@echo "make lint   - ruff;  make wheel - build the versioned wheel for Glue (dist/);  make clean"
 	@echo "make bench  - benchmarks (ETL vs DuckDB, ALS vs implicit, extractor): figures appended to BENCHMARKS.md"
 	@echo "             sizes: make bench BENCH_SIZES=1000,10000 (playlists); data under /tmp/musiclake-bench"
 	@echo "make lint-deploy - cfn-lint, checkov, hadolint on deploy/ and docker/ (tools in $(TOOLS_VENV))"
@@ -27,12 +28,15 @@ help:
 setup: venv jars
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: setup.py lib/musiclake/VERSION
+# The Glue wheel's package with every extra, the simulator (sim/) and the deploy tool (deploy/), all editable,
+# at the exact versions of requirements/constraints.txt (the spark extra pins the Glue 5.1 runtime).
+$(VENV)/.installed: setup.py sim/setup.py deploy/setup.py requirements/constraints.txt lib/musiclake/VERSION
 	@scripts/bootstrap.sh
-	@echo "==> creating $(VENV) and installing musiclake[spark,extract,dev,query,report,bench] (pinned to Glue 5.1)"
+	@echo "==> creating $(VENV): musiclake[spark,extract,dev,query,report,bench] (Glue 5.1), musiclake-sim, musiclake-deploy"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1
-	$(BIN)/pip install --quiet --progress-bar off -e '.[spark,extract,dev,query,report,bench]'
+	$(BIN)/pip install --quiet --progress-bar off -c requirements/constraints.txt \
+		-e '.[spark,extract,dev,query,report,bench]' -e sim -e deploy
 	@touch $@
 
 jars: $(MUSICLAKE_JARS_DIR)/.complete
@@ -68,17 +72,24 @@ bench: setup
 	$(BIN)/python bench/als_compare.py --sizes $(BENCH_SIZES)
 
 demo: setup
-	$(BIN)/python -m musiclake.demo
+	$(BIN)/python -m musiclake_sim.demo
 
 test: setup tools
 	$(BIN)/pytest
 
+# The edit loop (under 3 minutes): tests marked jvm by tests/conftest.py are left out, except the quick Spark
+# transform modules marked fast. It does not build the lint tools venv: without it the deploy lint tests skip.
+test-fast: setup
+	MUSICLAKE_DEPLOY_TOOLS=$(if $(wildcard $(TOOLS_VENV)/.installed),$(MUSICLAKE_DEPLOY_TOOLS),skip) \
+		$(BIN)/pytest -m "not jvm or fast"
+
 lint: venv
-	$(BIN)/ruff check lib extract glue_jobs tests
+	$(BIN)/ruff check lib extract sim deploy glue_jobs tests bench
 
 wheel: venv
+	rm -rf build  # setuptools reuses build/lib: a stale copy of a moved module would ship again
 	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 	@ls dist/*.whl
 
 clean:
-	rm -rf .musiclake build dist *.egg-info lib/*.egg-info $(TOOLS_VENV)
+	rm -rf .musiclake build dist *.egg-info lib/*.egg-info sim/build sim/*.egg-info deploy/build deploy/*.egg-info $(TOOLS_VENV)

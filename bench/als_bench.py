@@ -1,6 +1,6 @@
 """Choose and check the ALS defaults on synthetic MPD-like playlists (not part of the test suite).
 
-Data: ``musiclake_extract.catalog.generate_catalog`` (taste clusters, Zipf-like popularity, MPD-like lengths).
+Data: ``musiclake_sim.catalog.generate_catalog`` (taste clusters, Zipf-like popularity, MPD-like lengths).
 Protocol, as in the job: a 20 % per-playlist holdout for the final comparison; every choice is made on a
 validation split carved from the training part only.
 
@@ -39,44 +39,50 @@ from dataclasses import replace
 from pyspark.sql import DataFrame, SparkSession
 
 from musiclake import runtime
-from musiclake.recommend import als, ids, metrics, split, tuning
-from musiclake.recommend.tables import PLAYLIST_ID, PLAYLIST_IDX, TRACK_ID, TRACK_IDX, WEIGHT
+from musiclake.recommend import baseline, metrics, split, topk, tuning
+from musiclake.recommend.fit import AlsParams, fit_als
+from musiclake.schemas import PLAYLIST_ID, PLAYLIST_IDX, TRACK_ID, TRACK_IDX, WEIGHT
+from musiclake.transforms.ids import assign_indices, with_indices
+from musiclake.transforms.interactions import clean_interactions
 
 SEED = 42
 
 
 def synthetic_interactions(spark: SparkSession, n_playlists: int, n_tracks: int, seed: int = 0) -> DataFrame:
     """Indexed, checkpointed ``playlist_idx, track_idx, weight`` from the teammate's catalog generator."""
-    from musiclake_extract.catalog import generate_catalog
+    from musiclake_sim.catalog import generate_catalog
 
+    started = time.monotonic()
     catalog = generate_catalog(seed=seed, n_playlists=n_playlists, n_tracks=n_tracks)
+    print(f"catalog of {n_playlists:,} playlists x {n_tracks:,} tracks generated in {time.monotonic() - started:.1f}s",
+          flush=True)  # the generator's speed: timed here, not in tests/sim
     rows = [
         (f"mpd:{p['pid']}", catalog.tracks[t]["id"], 1.0) for p in catalog.playlists for t in p["tracks"]
     ]
     raw = spark.createDataFrame(rows, "playlist_id string, track_id string, weight double")
-    cleaned = ids.clean_interactions(raw)
-    playlist_map = ids.assign_indices(cleaned, PLAYLIST_ID, PLAYLIST_IDX)
-    track_map = ids.assign_indices(cleaned, TRACK_ID, TRACK_IDX)
-    indexed = cleaned.transform(ids.with_indices(playlist_map, track_map))
+    cleaned = clean_interactions(raw)
+    playlist_map = assign_indices(cleaned, PLAYLIST_ID, PLAYLIST_IDX)
+    track_map = assign_indices(cleaned, TRACK_ID, TRACK_IDX)
+    indexed = cleaned.transform(with_indices(playlist_map, track_map))
     return indexed.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT).repartition(8).checkpoint(eager=True)
 
 
 def score(
-    train: DataFrame, holdout: DataFrame, params: als.AlsParams, blocks: int | None = None, depth: int = 500
+    train: DataFrame, holdout: DataFrame, params: AlsParams, blocks: int | None = None, depth: int = 500
 ) -> dict:
     started = time.monotonic()
-    model = als.fit_als(train, params, num_blocks=blocks)
+    model = fit_als(train, params, num_blocks=blocks)
     model.itemFactors.count()
     fit_seconds = time.monotonic() - started
-    seen = als.seen_lists(train)
-    lists = als.recommend_top_k(model, seen, depth, playlists=holdout)
+    seen = topk.seen_lists(train)
+    lists = topk.recommend_top_k(model, seen, depth, playlists=holdout)
     values = metrics.ranking_metrics(lists, holdout, 10, depth)
     values.update(fit_seconds=round(fit_seconds, 1), total_seconds=round(time.monotonic() - started, 1))
     return values
 
 
 def popularity_scores(train: DataFrame, holdout: DataFrame) -> dict:
-    lists = als.recommend_popular(als.popularity(train), als.seen_lists(train), 500, playlists=holdout)
+    lists = baseline.recommend_popular(baseline.popularity(train), topk.seen_lists(train), 500, playlists=holdout)
     return metrics.ranking_metrics(lists, holdout)
 
 
@@ -89,7 +95,7 @@ def _line(label: str, values: dict) -> str:
     )
 
 
-def coordinate_search(fit: DataFrame, validation: DataFrame, start: als.AlsParams) -> tuple[als.AlsParams, list]:
+def coordinate_search(fit: DataFrame, validation: DataFrame, start: AlsParams) -> tuple[AlsParams, list]:
     """Vary alpha, then reg_param, then rank, then max_iter, keeping the best so far (validation NDCG@10)."""
     sweeps = {
         "alpha": (1.0, 5.0, 20.0, 50.0),
@@ -132,21 +138,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.mode == "blocks":
         for blocks in (1, 2, 4, 8):
-            values = score(train, holdout, als.AlsParams(), blocks)
+            values = score(train, holdout, AlsParams(), blocks)
             print(_line(f"  blocks={blocks}", values), flush=True)
             summary[f"blocks_{blocks}"] = values
     elif args.mode == "search":
-        best, trials = coordinate_search(fit, validation, als.AlsParams())
+        best, trials = coordinate_search(fit, validation, AlsParams())
         summary.update(best=best.as_dict(), trials=trials)
         summary["test_best"] = score(train, holdout, best)
         summary["test_popularity"] = popularity_scores(train, holdout)
         print(_line("test: best of search", summary["test_best"]))
         print(_line("test: popularity", summary["test_popularity"]))
     else:
-        summary["test_defaults"] = score(train, holdout, als.AlsParams())
+        summary["test_defaults"] = score(train, holdout, AlsParams())
         print(_line("test: defaults", summary["test_defaults"]), flush=True)
         started = time.monotonic()
-        tuned = tuning.tune_als(train, tuning.param_grid(als.AlsParams()), validation_fraction=0.2, seed=SEED)
+        tuned = tuning.tune_als(train, tuning.param_grid(AlsParams()), validation_fraction=0.2, seed=SEED)
         summary["tuning_seconds"] = round(time.monotonic() - started, 1)
         summary["tuned"] = tuned.best.as_dict()
         for trial in tuned.trials:

@@ -1,6 +1,6 @@
 """ALS benchmark: musiclake's Spark MLlib ALS side by side with the ``implicit`` library on the same data.
 
-Interactions are exactly what the synthetic MPD slices of ``musiclake-extract generate-mpd --playlists N``
+Interactions are exactly what the synthetic MPD slices of ``musiclake-sim generate-mpd --playlists N``
 hold (drawn in memory from the same generator, no JSON). Both models see the same split (the job's 20 %
 per-playlist holdout, ``musiclake.recommend.split``) and the same rank / iterations / regularization / alpha
 (Spark scales regParam by each user's and item's count (ALS-WR), ``implicit`` does not: the same number is not
@@ -8,7 +8,7 @@ the same penalty, which is why a second ``implicit`` line with its own regulariz
 
 Figures: fit time (total and per iteration; Spark's per-iteration time is ``(fit(n) - fit(1)) / (n - 1)``,
 ``implicit``'s comes from its per-iteration callback), the time to produce the top 500 for every playlist with
-its own tracks excluded (Spark: :func:`musiclake.recommend.als.recommend_top_k`, written to Parquet; ``implicit``:
+its own tracks excluded (Spark: :func:`musiclake.recommend.topk.recommend_top_k`, written to Parquet; ``implicit``:
 ``recommend(..., filter_already_liked_items=True)`` in batches), and NDCG@10 on the holdout. NDCG@10 is computed
 the same way for both, with :func:`musiclake.recommend.metrics.ndcg_at_k` on each playlist's top 10 (the Spark
 aggregation in ``metrics.ranking_metrics`` is tested against that function).
@@ -38,8 +38,8 @@ DEPTH = 500
 
 def interactions(n_playlists: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     """``(playlist_idx, track_idx, n_tracks)`` of the synthetic slices (tracks numbered densely by first use)."""
-    from musiclake_extract.catalog import generate_catalog
-    from musiclake_extract.synthetic_mpd import default_tracks, iter_slice_entries
+    from musiclake_sim.catalog import generate_catalog
+    from musiclake_sim.synthetic_mpd import default_tracks, iter_slice_entries
 
     catalog = generate_catalog(seed, 0, default_tracks(n_playlists))
     users, items = [], []
@@ -56,7 +56,7 @@ def spark_split(spark, user: np.ndarray, item: np.ndarray):  # noqa: ANN001, ANN
     import pandas as pd
 
     from musiclake.recommend import split
-    from musiclake.recommend.tables import PLAYLIST_IDX, TRACK_IDX, WEIGHT
+    from musiclake.schemas import PLAYLIST_IDX, TRACK_IDX, WEIGHT
 
     frame = pd.DataFrame({PLAYLIST_IDX: user, TRACK_IDX: item, WEIGHT: np.ones(len(user))})
     df = spark.createDataFrame(frame).repartition(4).checkpoint(eager=True)
@@ -81,26 +81,27 @@ def run_spark(spark, train, holdout_np, params, work: Path, also_blockified: boo
 
     from pyspark.sql import functions as F
 
-    from musiclake.recommend import als
+    from musiclake.recommend.fit import fit_als
+    from musiclake.recommend.topk import recommend_top_k, recommend_top_k_blockified, seen_lists
 
-    als.fit_als(train, replace(params, max_iter=1)).itemFactors.count()  # warm-up (JIT, first job)
+    fit_als(train, replace(params, max_iter=1)).itemFactors.count()  # warm-up (JIT, first job)
     started = time.monotonic()
-    model = als.fit_als(train, params)
+    model = fit_als(train, params)
     model.itemFactors.count()
     model.userFactors.count()
     fit = time.monotonic() - started
     started = time.monotonic()
-    als.fit_als(train, replace(params, max_iter=1)).userFactors.count()
+    fit_als(train, replace(params, max_iter=1)).userFactors.count()
     one = time.monotonic() - started
     load_fit = load()
     started = time.monotonic()
-    lists = als.recommend_top_k(model, als.seen_lists(train), DEPTH)
+    lists = recommend_top_k(model, seen_lists(train), DEPTH)
     lists.write.mode("overwrite").parquet(str(work / "spark_top500"))
     recommend = time.monotonic() - started
     blockified = None
     if also_blockified:  # the previous path (Spark's recommendForUserSubset), for the before/after figure
         started = time.monotonic()
-        als.recommend_top_k_blockified(model, als.seen_lists(train), DEPTH).write.mode("overwrite").parquet(
+        recommend_top_k_blockified(model, seen_lists(train), DEPTH).write.mode("overwrite").parquet(
             str(work / "spark_top500_blockified"))
         blockified = time.monotonic() - started
     top10 = (
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from musiclake import runtime
-    from musiclake.recommend.als import AlsParams
+    from musiclake.recommend.fit import AlsParams
 
     params = AlsParams(rank=args.rank, reg_param=args.reg, alpha=args.alpha, max_iter=args.iterations)
     args.home.mkdir(parents=True, exist_ok=True)

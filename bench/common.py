@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from musiclake.java17 import find_java17
+
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 BENCH_HOME = Path(os.environ.get("MUSICLAKE_BENCH_HOME", "/tmp/musiclake-bench"))
-JAVA17 = "/usr/lib/jvm/java-17-openjdk-amd64"
 
 
 def load() -> str:
@@ -51,8 +52,7 @@ def machine() -> str:
 def spark_env(home: Path) -> dict[str, str]:
     """Environment for a Glue job run locally, its state under ``home``."""
     env = {**os.environ, "MUSICLAKE_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
-    if Path(JAVA17).exists():
-        env["JAVA_HOME"] = JAVA17
+    env["JAVA_HOME"] = str(find_java17())
     return env
 
 

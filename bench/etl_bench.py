@@ -1,6 +1,6 @@
 """ETL benchmark: raw MPD landing -> curated tables, the Glue jobs side by side with DuckDB on the same input.
 
-For each size: synthetic MPD slices (``musiclake-extract generate-mpd``, seeded) are landed by the real importer
+For each size: synthetic MPD slices (``musiclake-sim generate-mpd``, seeded) are landed by the real importer
 (``musiclake-extract mpd``); then, on the same landing files,
 
 * **musiclake**: ``glue_jobs/v1/raw_to_curated.py`` then ``glue_jobs/v1/build_interactions.py``, each started as
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (base / "items.txt").exists():
             shutil.rmtree(base, ignore_errors=True)
             base.mkdir(parents=True)
-            from musiclake_extract.synthetic_mpd import write_synthetic_mpd
+            from musiclake_sim.synthetic_mpd import write_synthetic_mpd
 
             generated = write_synthetic_mpd(mpd, size, seed=args.seed)
             landed = land(mpd, landing)

@@ -1,8 +1,10 @@
 """Extractor benchmark: requests per second against the local Spotify API server, and requests vs the minimum.
 
 The extractor (``musiclake_extract.api_extract.run_api``, ``--me`` with enrichment of tracks, albums and
-artists) runs in-process against :class:`~musiclake_extract.fake_server.FakeSpotify` on 127.0.0.1, once per
-scenario: no faults; a fixed latency on every request; the same latency plus injected 429 bursts.
+artists) runs in-process against :class:`~musiclake_sim.fake_server.FakeSpotify` on 127.0.0.1, once per
+scenario: no faults; a fixed latency on every request; the same latency plus injected 429 bursts; a few answers
+slower than a short client timeout (each times out for real, then is retried: the tests inject timeouts
+deterministically and leave the timing to this scenario).
 
 The minimum is what the API requires for the same data: every distinct successful request URL, given that every
 paged request already asks for the largest page the API allows (checked: the ``limit`` used per endpoint is
@@ -10,7 +12,8 @@ printed). Anything above it is a retry (429 / 5xx) or a repeated fetch.
 
 Usage::
 
-    python bench/extract_bench.py [--user-playlists 40 --latency 0.02 --bursts 5] [--no-write]
+    python bench/extract_bench.py [--user-playlists 40 --latency 0.02 --bursts 5] [--slow 3 --timeout 0.3]
+        [--no-write]
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ def _shape(path: str) -> str:
     return re.sub(r"/[0-9A-Za-z]{22}(?=/|$)", "/{id}", path)
 
 
-def run_scenario(name: str, args: argparse.Namespace, latency: float, bursts: int) -> dict:
+def run_scenario(name: str, args: argparse.Namespace, latency: float, bursts: int, slow: int = 0) -> dict:
     """One extraction on a fresh landing zone with the given faults; counts from the server's request log."""
     from musiclake_extract.api_extract import ApiOptions, run_api
     from musiclake_extract.client import Credentials
-    from musiclake_extract.fake_server import FakeSpotify
+    from musiclake_sim.fake_server import FakeSpotify
 
     with FakeSpotify(args.seed, args.playlists, args.tracks, user_playlists=args.user_playlists) as api, \
             tempfile.TemporaryDirectory() as landing:
@@ -43,9 +46,11 @@ def run_scenario(name: str, args: argparse.Namespace, latency: float, bursts: in
             api.latency(latency)
         if bursts:  # 429 bursts spread over the run: one now, the rest injected as the run goes
             api.inject_429(count=3, retry_after=1)
+        if slow:  # answers slower than the client's timeout: each one times out, then is retried
+            api.inject_slow(count=slow, seconds=args.slow_seconds, path="/v1/playlists/")
         creds = api.credentials()
         options = ApiOptions(landing=landing, me=True, api_base_url=api.api_base_url, token_url=api.token_url,
-                             max_retry_after=5)
+                             max_retry_after=5, timeout=args.timeout if slow else 10.0)
         started, before = time.monotonic(), load()
         injector = None
         if bursts > 1:
@@ -81,6 +86,7 @@ def run_scenario(name: str, args: argparse.Namespace, latency: float, bursts: in
         "name": name, "status": result.status, "seconds": seconds, "requests": len(log), "minimum": len(distinct),
         "rps": len(log) / seconds, "statuses": statuses, "limits": {k: sorted(v) for k, v in limits.items()},
         "load": f"{before}-{load()}", "records": result.summary.get("records"),
+        "timeouts": result.summary.get("timeouts", 0),
     }
 
 
@@ -92,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user-playlists", type=int, default=30, help="of them, owned by the demo user")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every request")
     parser.add_argument("--bursts", type=int, default=5, help="bursts of three 429s (Retry-After 1 s)")
+    parser.add_argument("--slow", type=int, default=3, help="answers slower than --timeout (0: no such scenario)")
+    parser.add_argument("--slow-seconds", type=float, default=1.5, help="how long each slow answer takes")
+    parser.add_argument("--timeout", type=float, default=0.3, help="the client's timeout in the slow scenario")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     args.expected_seconds = 10.0
@@ -104,13 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     results.append(run_scenario(f"latency {args.latency * 1000:.0f} ms", args, args.latency, 0))
     results.append(run_scenario(f"latency {args.latency * 1000:.0f} ms + {args.bursts} x 3 429s (Retry-After 1 s)",
                                 args, args.latency, args.bursts))
+    if args.slow:
+        results.append(run_scenario(f"{args.slow} answers of {args.slow_seconds:g} s vs a {args.timeout:g} s timeout",
+                                    args, 0.0, 0, args.slow))
     for r in results:
         print(f"{r['name']}: {r['requests']} requests in {r['seconds']:.1f}s = {r['rps']:.0f}/s, minimum "
-              f"{r['minimum']}, statuses {r['statuses']}, {r['status']}, load {r['load']}", flush=True)
+              f"{r['minimum']}, statuses {r['statuses']}, timeouts {r['timeouts']}, {r['status']}, load {r['load']}",
+              flush=True)
     body = table(
-        ["scenario", "requests", "minimum for the data", "excess", "wall", "requests/s", "statuses", "run", "load"],
+        ["scenario", "requests", "minimum for the data", "excess", "wall", "requests/s", "statuses", "timeouts", "run",
+         "load"],
         [(r["name"], r["requests"], r["minimum"], r["requests"] - r["minimum"], f"{r['seconds']:.1f} s",
-          f"{r['rps']:.0f}", r["statuses"], r["status"], r["load"]) for r in results],
+          f"{r['rps']:.0f}", r["statuses"], r["timeouts"], r["status"], r["load"]) for r in results],
     ) + (
         f"\n\nServer: {args.playlists} catalog playlists, {args.tracks} tracks; the demo user owns "
         f"{args.user_playlists} (plus the server's special and followed playlists); `--me`, enrichment of tracks, "

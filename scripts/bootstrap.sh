@@ -6,11 +6,8 @@ set -euo pipefail
 
 need_apt=()
 command -v python3.11 >/dev/null 2>&1 || need_apt+=(python3.11 python3.11-venv)
-java17=""
-for d in "${JAVA_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk-arm64 /usr/lib/jvm/*17*; do
-  if [ -n "$d" ] && [ -x "$d/bin/java" ] && grep -q 'JAVA_VERSION="17' "$d/release" 2>/dev/null; then java17="$d"; break; fi
-done
-[ -n "$java17" ] || need_apt+=(openjdk-17-jdk-headless)
+# the one Java 17 lookup (standard library only, runs before any virtualenv exists)
+python3.11 "$(dirname "$0")/../lib/musiclake/java17.py" >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_apt+=(chromium)
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entry point of the extractor image.
 #   Lambda: the command is a handler ("module.function"): run it under the runtime interface client.
-#   ECS / docker run: any other command (musiclake-extract ..., musiclake-fake-spotify ..., sh) runs as given.
+#   ECS / docker run: any other command (musiclake-extract ..., sh) runs as given.
 set -eu
 
 if [ "$#" -eq 0 ]; then

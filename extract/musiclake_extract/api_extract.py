@@ -631,15 +631,7 @@ class ApiExtraction:
         if stop.retry_after:
             resume_at = landing.utc_now() + timedelta(seconds=stop.retry_after)
             when = f" Spotify asked to wait until {resume_at:%Y-%m-%d %H:%M:%S} UTC."
-        message = f"stopped ({stop.reason}): {stop.message}.{when} {self._resume_hint()}"
-        return RunResult(
-            "stopped",
-            self.ledger.run_id,
-            SOURCE,
-            self._summary(stop),
-            checkpoint_uri=self.ledger.checkpoint_uri,
-            message=message,
-        )
+        return self._stopped_result(stop, f"stopped ({stop.reason}): {stop.message}.{when} {self._resume_hint()}")
 
     def _stopped_early(self, not_before: datetime) -> RunResult:
         self.client = SpotifyClient(
@@ -650,7 +642,10 @@ class ApiExtraction:
             f"not resuming yet: Spotify asked to wait until {not_before:%Y-%m-%d %H:%M:%S} UTC (retrying "
             f"early makes the wait longer); use --resume-now to override. {self._resume_hint()}"
         )
-        stop = StopRun("rate_limited", message)
+        return self._stopped_result(StopRun("rate_limited", message), message)
+
+    def _stopped_result(self, stop: StopRun, message: str) -> RunResult:
+        """A ``stopped`` result: resumable from the checkpoint, the message says when and how."""
         return RunResult(
             "stopped",
             self.ledger.run_id,

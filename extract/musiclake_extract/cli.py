@@ -97,14 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     mpd.add_argument("--landing", required=True, help="landing root: s3://bucket/prefix or a local folder")
     mpd.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
 
-    gen = sub.add_parser(
-        "generate-mpd", help="write synthetic MPD-format slices at any scale, slice by slice (seeded; needs numpy)"
-    )
-    gen.add_argument("--out", required=True, help="folder to write mpd.slice.*.json into")
-    gen.add_argument("--playlists", type=int, default=10_000)
-    gen.add_argument("--tracks", type=int, default=None, help="catalog tracks (default: 2 x playlists)")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--per-slice", type=int, default=1000, help="playlists per slice file (default: 1000)")
     return parser
 
 
@@ -178,8 +170,8 @@ def configure_logging(verbosity: int, secrets: list[str]) -> None:
 
 def run_command(
     args: argparse.Namespace, environ: dict[str, str] | os._Environ[str] = os.environ, progress: bool = True
-) -> RunResult | None:
-    """Run a parsed command; returns the run's result (None for ``generate-mpd``).
+) -> RunResult:
+    """Run a parsed command; returns the run's result.
 
     Raises
     ------
@@ -199,15 +191,6 @@ def run_command(
             MpdOptions(source=args.source, landing=args.landing),
             progress=Progress("mpd", enabled=None if progress else False),
         )
-    if args.command == "generate-mpd":
-        from musiclake_extract.synthetic_mpd import write_synthetic_mpd
-
-        stats = write_synthetic_mpd(args.out, args.playlists, args.tracks, args.seed, args.per_slice)
-        print(
-            f"wrote {len(stats.files)} slice file(s) with {stats.playlists} playlists and {stats.items} items "
-            f"to {args.out} in {stats.seconds:.1f}s"
-        )
-        return None
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 
@@ -231,8 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - report, keep the checkpoint, exit non-zero
         log.exception("unexpected error; the checkpoint (if any) is kept, run again to resume")
         return EXIT_ERROR
-    if result is None:
-        return 0
     if getattr(args, "json", False):
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:

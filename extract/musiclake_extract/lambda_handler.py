@@ -100,6 +100,4 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             "exit_code": 2,
             "message": f"invalid options in the event (argparse exit {exc.code})",
         }
-    if result is None:  # pragma: no cover - generate-mpd is not offered here
-        return {"status": "complete", "exit_code": 0}
     return result.as_dict()

@@ -18,18 +18,17 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import musiclake
+from musiclake.runtime import musiclake_home
 
-SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake", "musiclake.deploy",
+SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake",
                                  "musiclake.query.command", "musiclake.report.command")
 
 
 def default_lake_path() -> str:
     """``$MUSICLAKE_LAKE_PATH``, else ``$MUSICLAKE_HOME/lake`` (``./.musiclake/lake``)."""
-    home = Path(os.environ.get("MUSICLAKE_HOME", ".musiclake")).expanduser()
-    return os.environ.get("MUSICLAKE_LAKE_PATH") or str(home / "lake")
+    return os.environ.get("MUSICLAKE_LAKE_PATH") or str(musiclake_home() / "lake")
 
 
 def build_parser() -> argparse.ArgumentParser:

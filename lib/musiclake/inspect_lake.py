@@ -15,23 +15,21 @@ def run(args: argparse.Namespace) -> int:
     # pyspark (and schemas, which imports it) only here: every `musiclake` command imports this module
     from pyspark.sql import functions as F
 
-    from musiclake import io, runtime, schemas
+    from musiclake import runtime, schemas
+    from musiclake.lake import Lake
 
-    tables = (*schemas.CURATED_TABLES, schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS,
-              schemas.QUARANTINE, schemas.PROCESSED_RUNS, schemas.JOB_RUNS)
-    spark = runtime.local_spark_session(app_name="musiclake-tables")
+    lake = Lake(runtime.local_spark_session(app_name="musiclake-tables"), args.lake_path, "musiclake")
     print(f"{'table':<16}{'rows':>10}{'version':>9}  partitioned by")
-    for spec in tables:
-        if not io.table_exists(spark, spec, args.lake_path):
+    for spec in schemas.TABLES.values():
+        if not lake.exists(spec):
             print(f"{spec.name:<16}{'-':>10}{'-':>9}  (not created yet)")
             continue
-        rows = io.load_table(spark, spec, args.lake_path).count()
-        version = io.current_version(spark, spec, args.lake_path)
-        print(f"{spec.name:<16}{rows:>10}{version:>9}  {', '.join(spec.partition_by) or '-'}")
-    if io.table_exists(spark, schemas.JOB_RUNS, args.lake_path):
+        rows = lake.load(spec).count()
+        print(f"{spec.name:<16}{rows:>10}{lake.version(spec):>9}  {', '.join(spec.partition_by) or '-'}")
+    if lake.exists(schemas.JOB_RUNS):
         print("\nlatest job runs:")
         runs = (
-            io.load_table(spark, schemas.JOB_RUNS, args.lake_path)
+            lake.load(schemas.JOB_RUNS)
             .orderBy(F.col("finished_at").desc())
             .limit(args.runs)
             .collect()

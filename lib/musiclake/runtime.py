@@ -24,17 +24,20 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from musiclake.java17 import Java17NotFoundError, find_java17
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from musiclake.options import JobOptions
 
+OptionsT = TypeVar("OptionsT", bound="JobOptions")
 log = logging.getLogger("musiclake.runtime")
 
 DELTA_VERSION = "3.3.2"
@@ -42,13 +45,19 @@ HADOOP_VERSION = "3.3.4"
 AWS_SDK_VERSION = "1.12.262"
 DELTA_JARS = (f"delta-spark_2.12-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VERSION}.jar")
 S3_JARS = (f"hadoop-aws-{HADOOP_VERSION}.jar", f"aws-java-sdk-bundle-{AWS_SDK_VERSION}.jar")
-JAVA_MAJOR = "17"
+DEFAULT_HOME = ".musiclake"
 GLUE_FLAG = "--musiclake_runtime"
 LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
 class RuntimeSetupError(RuntimeError):
     """The local runtime cannot start; the message says what to run to fix it."""
+
+
+def musiclake_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$MUSICLAKE_HOME`` (default ``./.musiclake``): local metastore, checkpoints, the demo, default lake."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("MUSICLAKE_HOME", DEFAULT_HOME)).expanduser()
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class LocalConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LocalConfig:
         env = os.environ if environ is None else environ
         return cls(
-            home=Path(env.get("MUSICLAKE_HOME", ".musiclake")).expanduser().resolve(),
+            home=musiclake_home(env).resolve(),
             jars_dir=Path(env.get("MUSICLAKE_JARS_DIR", "~/.cache/musiclake/jars")).expanduser().resolve(),
             master=env.get("MUSICLAKE_SPARK_MASTER", "local[2]"),
             shuffle_partitions=int(env.get("MUSICLAKE_SHUFFLE_PARTITIONS", "8")),
@@ -86,37 +95,6 @@ class LocalConfig:
     @property
     def checkpoint_dir(self) -> Path:
         return self.home / "checkpoints"
-
-
-def find_java17(environ: Mapping[str, str] | None = None) -> Path:
-    """Return a Java 17 home: ``JAVA_HOME`` if it is one, else the first Java 17 under /usr/lib/jvm.
-
-    Spark 3.5 (like Glue 5.1) runs on Java 17; newer JDKs on this machine would fail at start-up.
-    """
-    env = os.environ if environ is None else environ
-    candidates = [Path(env["JAVA_HOME"])] if env.get("JAVA_HOME") else []
-    jvm_root = Path("/usr/lib/jvm")
-    if jvm_root.is_dir():
-        candidates += sorted(p for p in jvm_root.iterdir() if "17" in p.name and not p.is_symlink())
-    for home in candidates:
-        if _java_major(home) == JAVA_MAJOR:
-            return home
-    raise RuntimeSetupError(
-        "no Java 17 found (JAVA_HOME="
-        f"{env.get('JAVA_HOME', 'unset')}). Spark 3.5.6 / Glue 5.1 need Java 17: install openjdk-17-jdk-headless "
-        "and set JAVA_HOME to it (e.g. export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64)."
-    )
-
-
-def _java_major(home: Path) -> str | None:
-    release = home / "release"
-    if not release.is_file():
-        return None
-    for line in release.read_text().splitlines():
-        if line.startswith("JAVA_VERSION="):
-            version = line.split("=", 1)[1].strip().strip('"')
-            return version.split(".")[0]
-    return None
 
 
 def required_jars(config: LocalConfig) -> list[Path]:
@@ -169,18 +147,25 @@ def configure_s3(spark: SparkSession, endpoint: str, environ: Mapping[str, str] 
 def local_spark_session(config: LocalConfig | None = None, app_name: str = "musiclake") -> SparkSession:
     """A local SparkSession configured like Glue 5.1 with Delta and a Data Catalog stand-in.
 
-    Returns the running session if one exists (tests share one per session).
+    Returns the running session unchanged if one exists (tests share one per session; a job run inside a
+    test must not re-apply its configuration to it).
     """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     config = config or LocalConfig.from_env()
-    java_home = find_java17()
+    try:
+        java_home = find_java17()
+    except Java17NotFoundError as exc:
+        raise RuntimeSetupError(str(exc)) from None
     os.environ["JAVA_HOME"] = str(java_home)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local only: no lookups of this host's other addresses
     jars = required_jars(config)
     for folder in (config.home, config.warehouse_dir, config.checkpoint_dir):
         folder.mkdir(parents=True, exist_ok=True)
-
-    from pyspark.sql import SparkSession
 
     builder = (
         SparkSession.builder.master(config.master)
@@ -268,6 +253,27 @@ def job_session(options: JobOptions, argv: Sequence[str] | None = None) -> Itera
     else:
         yield local_spark_session(app_name=options.job_name)
     log.info("job %s finished in %.1fs", options.job_name, time.monotonic() - started)
+
+
+def run_job(
+    options_type: type[OptionsT], run: Callable[[SparkSession, OptionsT], Any], argv: Sequence[str] | None = None
+) -> Any:
+    """What every Glue entry script does: parse its options, get a session (Glue or local), run the job.
+
+    Parameters
+    ----------
+    options_type
+        The job's options dataclass (parsed from ``argv`` with Glue's ``getResolvedOptions``).
+    run
+        The job, ``run(spark, options)`` (``musiclake.jobs.<job>.run``).
+    argv
+        The raw arguments, ``sys.argv`` by default.
+    """
+    argv = list(sys.argv if argv is None else argv)
+    configure_logging()
+    options = options_type.from_argv(argv)
+    with job_session(options, argv) as spark:
+        return run(spark, options)
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -1,15 +1,69 @@
-"""Explicit schemas: the raw landing envelope, raw API / MPD bodies, and the curated tables.
+"""The data model: raw schemas, column names, and every table of the lake in one registry (:data:`TABLES`).
 
 Raw data is never schema-inferred: the envelope is read with :data:`ENVELOPE`, whose ``body`` is the raw JSON
-text of the record, and each entity's body is parsed with its own schema below. Curated tables are declared as
-:class:`musiclake.io.TableSpec` with a comment on every column (they become catalog column comments).
+text of the record, and each entity's body is parsed with its own schema below. Tables are declared as
+:class:`TableSpec` with a comment on every column (they become catalog column comments); :class:`musiclake.lake.Lake`
+creates, reads and writes them.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+
 from pyspark.sql import types as T
 
-from musiclake.io import TableSpec
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A lake table: its name, schema (column comments in field metadata), key and partitioning.
+
+    Parameters
+    ----------
+    name
+        Table name, also its folder under the lake root.
+    schema
+        The table's columns; ``StructField.metadata["comment"]`` becomes the catalog column comment.
+    keys
+        The primary key MERGEs match on (unique, not null).
+    partition_by
+        Partition columns (chosen for how the table is queried).
+    comment
+        The table comment in the catalog.
+    path
+        Optional explicit location overriding ``<lake root>/<name>`` (e.g. a job's ``--recommendations_path``).
+    """
+
+    name: str
+    schema: T.StructType
+    keys: tuple[str, ...]
+    partition_by: tuple[str, ...] = ()
+    comment: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+    path: str | None = None
+
+    def qualified(self, database: str) -> str:
+        """``database.name``, both checked to be plain identifiers."""
+        return f"{checked_identifier(database)}.{checked_identifier(self.name)}"
+
+
+def checked_identifier(identifier: str) -> str:
+    """``identifier`` if it is a plain SQL identifier (letters, digits, _); else ValueError."""
+    if not _IDENTIFIER.match(identifier):
+        raise ValueError(f"invalid database/table name {identifier!r}: use letters, digits and _")
+    return identifier
+
+
+# --- column names shared by the ETL and the recommender ---------------------------------------------------------
+PLAYLIST_ID = "playlist_id"
+TRACK_ID = "track_id"
+PLAYLIST_IDX = "playlist_idx"
+TRACK_IDX = "track_idx"
+WEIGHT = "weight"
+RANK = "rank"
+SCORE = "score"
 
 S, L, INT, B, D, TS = T.StringType(), T.LongType(), T.IntegerType(), T.BooleanType(), T.DoubleType(), T.TimestampType()
 
@@ -257,4 +311,55 @@ TRACK_IDS = TableSpec(
     ]),
 )
 
+
+# --- recommender outputs (train_als) ----------------------------------------------------------------------------
+EVALUATIONS = TableSpec(
+    name="evaluations",
+    comment="Offline evaluation of the ALS recommender against a popularity baseline, one row per metric",
+    keys=("model_version", "split", "model", "params", "metric"),
+    schema=T.StructType([
+        _c("model_version", S, "model version (folder v=<version> under models/als)", False),
+        _c("split", S, "test: evaluation holdout; validation: tuning split carved from train", False),
+        _c("model", S, "als or popularity (the baseline)", False),
+        _c("params", S, "ALS parameters as JSON ({} for popularity)", False),
+        _c("metric", S, "precision_at_10, recall_at_10, ndcg_at_10, map_at_10, r_precision, ndcg_at_500 or clicks "
+                        "(see musiclake.recommend.metrics)", False),
+        _c("k", INT, "cut-off of the metric (list length for r_precision/clicks)", False),
+        _c("value", D, "mean over the evaluated playlists (clicks: lower is better)", False),
+        _c("n_playlists", L, "playlists with held-out tracks that were evaluated", False),
+        _c("evaluated_at", TS, "when the evaluation ran (UTC)", False),
+    ]),
+)
+
+RECOMMENDATIONS = TableSpec(
+    name="recommendations",
+    comment="Top-k track recommendations per playlist from the latest ALS model",
+    keys=(PLAYLIST_ID, RANK),
+    schema=T.StructType([
+        _c(PLAYLIST_ID, S, "playlist id (mpd:<pid> or a Spotify playlist id)", False),
+        _c(TRACK_ID, S, "recommended Spotify track id, never one already in the playlist", False),
+        _c(RANK, INT, "1 = best", False),
+        _c(SCORE, D, "ALS preference score (dot product of factors); higher is better", False),
+        _c("model_version", S, "model version that produced the list", False),
+    ]),
+)
+
+SIMILAR_TRACKS = TableSpec(
+    name="similar_tracks",
+    comment="Most similar tracks per track by cosine similarity of ALS item factors",
+    keys=(TRACK_ID, RANK),
+    schema=T.StructType([
+        _c(TRACK_ID, S, "Spotify track id", False),
+        _c("similar_track_id", S, "a similar track (never the track itself)", False),
+        _c(RANK, INT, "1 = most similar", False),
+        _c("similarity", D, "cosine similarity of the ALS item factors, in [-1, 1]", False),
+        _c("model_version", S, "model version that produced the list", False),
+    ]),
+)
+
+# --- the registry -----------------------------------------------------------------------------------------------
 CURATED_TABLES = (PLAYLISTS, PLAYLIST_TRACKS, TRACKS, ARTISTS, ALBUMS)
+BOOKKEEPING_TABLES = (QUARANTINE, JOB_RUNS, PROCESSED_RUNS)
+RECOMMENDER_TABLES = (INTERACTIONS, PLAYLIST_IDS, TRACK_IDS, EVALUATIONS, RECOMMENDATIONS, SIMILAR_TRACKS)
+TABLES: dict[str, TableSpec] = {t.name: t for t in (*CURATED_TABLES, *BOOKKEEPING_TABLES, *RECOMMENDER_TABLES)}
+"""Every table of the lake by name: what the jobs write, ``musiclake tables`` lists and ``musiclake query`` sees."""

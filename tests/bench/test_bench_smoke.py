@@ -15,7 +15,7 @@ def test_duckdb_reference_flattens_the_landed_slices(tmp_path):
     import etl_bench
 
     from musiclake_extract.mpd_import import MpdOptions, run_mpd
-    from musiclake_extract.synthetic_mpd import write_synthetic_mpd
+    from musiclake_sim.synthetic_mpd import write_synthetic_mpd
 
     generated = write_synthetic_mpd(tmp_path / "mpd", 60, 2000, seed=1, playlists_per_slice=25)
     assert run_mpd(MpdOptions(source=str(tmp_path / "mpd"), landing=str(tmp_path / "landing"))).status == "complete"
@@ -30,7 +30,7 @@ def test_implicit_reference_ranks_unseen_tracks_and_scores_ndcg():
     import als_compare
     import pandas as pd
 
-    from musiclake.recommend.als import AlsParams
+    from musiclake.recommend.fit import AlsParams
 
     user, item, n_items = als_compare.interactions(300)
     train = pd.DataFrame({"playlist_idx": user, "track_idx": item})

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from iac_helpers import TEMPLATE_NAMES, TEMPLATES
 
-from musiclake.deploy import load_template
+from musiclake_deploy.tool import load_template
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""``musiclake deploy``: the plan, the errors that say what to do, and change-set deployment.
+"""``musiclake-deploy``: the plan, the errors that say what to do, and change-set deployment.
 
 The storage stack is deployed for real against moto's CloudFormation (on the session's moto server) and the
 release is uploaded to the bucket it created. moto's change sets do not produce stack outputs/exports, so the
@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from iac_helpers import REPO, TEMPLATES
 
-from musiclake import __version__, cli, deploy
+from musiclake_deploy import __version__, cli, tool
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/musiclake/extractor:0.1.0-abc"
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:musiclake/spotify-AbCdEf"
@@ -78,6 +78,28 @@ def test_plan_of_the_pipeline_stack(checkout, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "stack musiclake-pipeline" in out and "1 AWS::CodePipeline::Pipeline" in out
     assert "RepositoryId=me/musiclake" in out
+
+
+def test_deploy_is_the_default_subcommand(checkout, monkeypatch, capsys):
+    _no_aws(monkeypatch)
+    rc = cli.main(["--stage", "dev", "--plan", "--templates-dir", str(checkout / "deploy/cloudformation"),
+                   "--release", "0.1.0-test"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "musiclake-deploy plan (plan only" in out and "stack musiclake-dev-storage" in out
+
+
+def test_the_release_is_the_checkouts_version_and_job_scripts(checkout, monkeypatch, capsys):
+    _no_aws(monkeypatch)
+    (checkout / "lib" / "musiclake").mkdir(parents=True)
+    (checkout / "lib" / "musiclake" / "VERSION").write_text("9.9.9\n")
+    (checkout / "glue_jobs" / "v1" / "__init__.py").write_text("")
+    rc = cli.main(["--stage", "dev", "--plan", "--templates-dir", str(checkout / "deploy/cloudformation"),
+                   "--release", "9.9.9-test"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "note: " in out and "musiclake-9.9.9-py3-none-any.whl not found: build it with `make wheel`" in out
+    assert "releases/9.9.9-test/dist/musiclake-9.9.9-py3-none-any.whl" in out and "MusiclakeVersion=9.9.9" in out
+    assert "glue_jobs/v1/train_als.py" in out and "__init__.py" not in out
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -141,9 +163,9 @@ def test_storage_stack_deploys_through_a_change_set_and_the_release_uploads(chec
         assert f"{project}-dev-{kind}-{account}-us-east-1" in buckets
 
     session = boto3.session.Session()
-    deployer = deploy.Deployer(session, None, confirm=lambda _q: True, out=lambda _line: None)
+    deployer = tool.Deployer(session, None, confirm=lambda _q: True, out=lambda _line: None)
     bucket = deployer.physical_id(f"{project}-dev-storage", "ArtifactsBucket")
-    release = deploy.find_release(checkout, __version__, "0.1.0-moto")
+    release = tool.find_release(checkout, __version__, "0.1.0-moto")
     deployer.upload(release, bucket)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {"releases/0.1.0-moto/dist/musiclake-0.1.0-py3-none-any.whl",
@@ -224,11 +246,11 @@ def _stage_args(checkout: Path, **extra: Any) -> Any:
 
 def test_whole_stage_deploys_in_order_with_role_capabilities_and_the_release(checkout, monkeypatch, capsys):
     session = _FakeSession()
-    monkeypatch.setattr(deploy, "_session", lambda _args: (session, "123456789012"))
+    monkeypatch.setattr(tool, "_session", lambda _args: (session, "123456789012"))
     args = _stage_args(checkout, yes=True, role_arn="arn:aws:iam::123456789012:role/musiclake-cloudformation-exec")
-    assert deploy.run(args) == 0
+    assert tool.run(args) == 0
     created = [kw for name, kw in session.cfn.calls if name == "create_change_set"]
-    assert [c["StackName"] for c in created] == [f"musiclake-dev-{s}" for s in deploy.STAGE_STACKS]
+    assert [c["StackName"] for c in created] == [f"musiclake-dev-{s}" for s in tool.STAGE_STACKS]
     assert all(c["ChangeSetType"] == "CREATE" and c["Capabilities"] == ["CAPABILITY_NAMED_IAM"] for c in created)
     assert all(c["RoleARN"].endswith("role/musiclake-cloudformation-exec") for c in created)
     glue = {p["ParameterKey"]: p["ParameterValue"] for p in created[2]["Parameters"]}
@@ -242,26 +264,26 @@ def test_whole_stage_deploys_in_order_with_role_capabilities_and_the_release(che
 
 def test_declining_a_change_set_deletes_it_and_stops(checkout, monkeypatch, capsys):
     session = _FakeSession()
-    monkeypatch.setattr(deploy, "_session", lambda _args: (session, "123456789012"))
-    monkeypatch.setattr(deploy, "_confirm_interactively", lambda _q: False)
-    assert deploy.run(_stage_args(checkout, yes=False)) == 1
+    monkeypatch.setattr(tool, "_session", lambda _args: (session, "123456789012"))
+    monkeypatch.setattr(tool, "_confirm_interactively", lambda _q: False)
+    assert tool.run(_stage_args(checkout, yes=False)) == 1
     assert [name for name, _ in session.cfn.calls] == ["create_change_set", "delete_change_set"]
     assert "not executed" in capsys.readouterr().out
 
 
 def test_without_a_terminal_the_deploy_asks_for_yes(checkout, monkeypatch, capsys):
     session = _FakeSession()
-    monkeypatch.setattr(deploy, "_session", lambda _args: (session, "123456789012"))
+    monkeypatch.setattr(tool, "_session", lambda _args: (session, "123456789012"))
     monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: False))
-    assert deploy.run(_stage_args(checkout, yes=False)) == 2
+    assert tool.run(_stage_args(checkout, yes=False)) == 2
     assert "pass --yes" in capsys.readouterr().err
 
 
 def test_a_rolled_back_stack_must_be_deleted_first(checkout, monkeypatch, capsys):
     session = _FakeSession()
     session.cfn.stacks["musiclake-dev-storage"] = "ROLLBACK_COMPLETE"
-    monkeypatch.setattr(deploy, "_session", lambda _args: (session, "123456789012"))
-    assert deploy.run(_stage_args(checkout, yes=True)) == 2
+    monkeypatch.setattr(tool, "_session", lambda _args: (session, "123456789012"))
+    assert tool.run(_stage_args(checkout, yes=True)) == 2
     assert "aws cloudformation delete-stack --stack-name musiclake-dev-storage" in capsys.readouterr().err
 
 
@@ -288,8 +310,8 @@ def test_integration_run_waits_for_the_new_etl_run_then_trains(monkeypatch, caps
                       {"WorkflowRunId": "new", "StartedOn": now, "Status": "COMPLETED",
                        "Statistics": {"SucceededActions": 2, "FailedActions": 0}}],
                      ["RUNNING", "SUCCEEDED"])
-    monkeypatch.setattr(deploy, "_session", lambda _a: (SimpleNamespace(client=lambda _n: glue), "123456789012"))
-    monkeypatch.setattr(deploy.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(tool, "_session", lambda _a: (SimpleNamespace(client=lambda _n: glue), "123456789012"))
+    monkeypatch.setattr(tool.time, "sleep", lambda _s: None)
     args = cli.build_parser().parse_args(["integration-run", "--stage", "dev", "--since",
                                           str(now.timestamp() - 60), "--train-arg=--top_k=50"])
     assert args.handler(args) == 0
@@ -301,7 +323,7 @@ def test_integration_run_fails_when_the_etl_workflow_had_a_failed_job(monkeypatc
     now = dt.datetime.now(dt.UTC)
     glue = _FakeGlue([{"WorkflowRunId": "new", "StartedOn": now, "Status": "COMPLETED",
                        "Statistics": {"SucceededActions": 0, "FailedActions": 1}}], [])
-    monkeypatch.setattr(deploy, "_session", lambda _a: (SimpleNamespace(client=lambda _n: glue), "123456789012"))
+    monkeypatch.setattr(tool, "_session", lambda _a: (SimpleNamespace(client=lambda _n: glue), "123456789012"))
     args = cli.build_parser().parse_args(["integration-run", "--stage", "dev", "--since", str(now.timestamp() - 60)])
     assert args.handler(args) == 1 and not glue.started
     assert "the ETL workflow failed" in capsys.readouterr().err

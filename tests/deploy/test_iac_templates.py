@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import ast
+import dataclasses
+import importlib
 import json
 import re
 from pathlib import Path
@@ -13,9 +14,11 @@ import pytest
 from iac_helpers import REPO, TEMPLATES, resources_of
 
 from musiclake import landing, runtime
+from musiclake.options import JobOptions
 from musiclake.query import raw
+from musiclake_deploy.tool import job_scripts
 
-JOB_SCRIPTS = sorted((REPO / "glue_jobs" / "v1").glob("*.py"))
+JOB_SCRIPTS = job_scripts(REPO)  # glue_jobs/v1/<job>.py, what `musiclake-deploy` uploads (no __init__.py)
 
 # Allow statements whose Resource is "*": only actions that have no resource-level permissions, or key policies
 # (where "*" means the key itself). (template, logical id, Sid) -> why it cannot be narrowed.
@@ -81,13 +84,13 @@ def _sub_text(value: Any) -> str:
 
 
 def _required_job_arguments(script: Path) -> set[str]:
-    """Fields without a default of the script's JobOptions dataclass (the required Glue arguments), by AST."""
-    tree = ast.parse(script.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and any(getattr(b, "id", "") == "JobOptions" for b in node.bases):
-            return {f"--{s.target.id}" for s in node.body
-                    if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is None}
-    raise AssertionError(f"{script}: no JobOptions dataclass found")
+    """Fields without a default of the options dataclass the entry script runs with (the required Glue arguments)."""
+    module = importlib.import_module(f"glue_jobs.v1.{script.stem}")
+    options = [v for v in vars(module).values()
+               if isinstance(v, type) and issubclass(v, JobOptions) and v is not JobOptions]
+    assert len(options) == 1, f"{script}: expected one JobOptions class, found {options}"
+    return {f"--{f.name}" for f in dataclasses.fields(options[0])
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
 
 
 def _glue_jobs_by_script(glue: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:

@@ -12,8 +12,8 @@ import pytest
 from musiclake import landing, storage
 from musiclake_extract.api_extract import ApiOptions, run_api
 from musiclake_extract.client import Credentials
-from musiclake_extract.fake_server import FakeSpotify
 from musiclake_extract.reporting import RunResult
+from musiclake_sim.fake_server import FakeSpotify
 
 
 class SleepRecorder:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import pytest
 import requests
+import requests.adapters
 
 from musiclake import landing, storage
 from musiclake_extract.api_extract import entry_item, playlist_id
@@ -262,13 +264,50 @@ def test_persistent_server_errors_stop_the_run_which_resumes_later(lake, extract
     lake.assert_same(landing_dir, reference_root, fake_spotify.base_url)
 
 
-def test_timeouts_are_retried(lake, extract, fake_spotify, landing_dir):
-    fake_spotify.inject_slow(count=1, seconds=1.5, path="/v1/playlists/")
+class TimingOut:
+    """Requests to ``path`` time out at the transport (``requests.ReadTimeout``) ``count`` times, then go through.
+
+    Deterministic, unlike a slow answer racing a short timeout; records the timeout each request was sent with.
+    How long real timeouts take is measured by ``bench/extract_bench.py`` (its slow-answers scenario).
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, path: str, count: int) -> None:
+        self.path, self.left, self.timeouts = path, count, []
+        send = requests.adapters.HTTPAdapter.send
+
+        def timing_out(adapter, request, **kwargs):
+            if self.path in request.url:
+                self.timeouts.append(kwargs.get("timeout"))
+                if self.left:
+                    self.left -= 1
+                    raise requests.ReadTimeout("injected: no answer within the timeout", request=request)
+            return send(adapter, request, **kwargs)
+
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", timing_out)
+
+
+def test_a_timed_out_request_is_retried_after_the_backoff(lake, extract, fake_spotify, landing_dir, sleeps,
+                                                          monkeypatch):
+    timing_out = TimingOut(monkeypatch, "/v1/playlists/", count=1)
     result = extract(me=False, playlists=[fake_spotify.odd_playlist_id], enrich=(), timeout=0.3)
 
     assert result.status == "complete"
     assert result.summary["timeouts"] == 1 and result.summary["retries"] == 1
+    assert timing_out.timeouts == [0.3, 0.3]  # the configured timeout, on the first try and on the retry
+    assert sleeps.calls == [0.01]  # the first backoff
+    assert fake_spotify.request_count("/v1/playlists/") == 1  # only the retry reached the server
     assert len(lake.records(landing_dir)) == 1
+
+
+def test_timeouts_that_persist_stop_the_run_cleanly(lake, extract, fake_spotify, landing_dir, sleeps, monkeypatch):
+    TimingOut(monkeypatch, "/v1/playlists/", count=100)
+    stopped = extract(me=False, playlists=[fake_spotify.odd_playlist_id], enrich=(), timeout=0.3, max_retries=2)
+
+    assert stopped.status == "stopped" and stopped.exit_code == 3
+    assert stopped.summary["stop_reason"] == "server_errors" and stopped.summary["timeouts"] == 3
+    assert "ReadTimeout" in stopped.message and "run the same command again" in stopped.message
+    assert sleeps.calls == [0.01, 0.02]
+    assert landing.complete_runs(landing_dir, "spotify") == []
 
 
 def test_quota_exceeded_stops_cleanly_and_resume_lands_the_rest_without_duplicates(

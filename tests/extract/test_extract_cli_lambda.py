@@ -217,7 +217,7 @@ def test_lambda_time_budget_stops_cleanly_and_the_next_invocation_resumes(fake_s
 
 
 def test_mpd_command_through_the_cli(tmp_path, capsys):
-    from musiclake_extract.catalog import generate_catalog, write_mpd_slices
+    from musiclake_sim.catalog import generate_catalog, write_mpd_slices
 
     write_mpd_slices(generate_catalog(2, 30, 200), tmp_path / "mpd")
     (tmp_path / "mpd" / "mpd.slice.1000-1999.json").write_text("{}")

@@ -6,8 +6,8 @@ import boto3
 import pytest
 
 from musiclake import landing, storage
-from musiclake_extract.catalog import generate_catalog, write_mpd_slices
 from musiclake_extract.mpd_import import MpdOptions, run_mpd
+from musiclake_sim.catalog import generate_catalog, write_mpd_slices
 
 
 def test_api_run_lands_on_s3_and_resumes_there(lake, extract, fake_spotify, s3_landing, landing_dir):

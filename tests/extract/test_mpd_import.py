@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from musiclake import landing, storage
-from musiclake_extract.catalog import generate_catalog, write_mpd_slices
 from musiclake_extract.mpd_import import MpdOptions, list_slices, run_mpd, validate_slice
+from musiclake_sim.catalog import generate_catalog, write_mpd_slices
 
 
 @pytest.fixture

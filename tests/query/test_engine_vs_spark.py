@@ -1,9 +1,10 @@
 """The local engine on the lake the real pipeline builds (``full_lake``), checked against Spark SQL on the same tables.
 
 Each case is one question asked twice: in Athena's dialect (Trino) through :class:`LocalEngine`, and written
-independently in Spark SQL against the catalogued tables (``fulllake.<table>``). The pairs exercise what the
-transpilation has to get right: Trino functions (cardinality, element_at, date_format, date_diff, to_unixtime,
-regexp_*), ``||``, CAST, UNNEST, windows, joins, maps and arrays.
+independently in Spark SQL against the catalogued tables (``{db}.<table>``: ``{db}`` is filled with the fixture's
+own database, ``full_lake.database``). The pairs exercise what the transpilation has to get right: Trino functions
+(cardinality, element_at, date_format, date_diff, to_unixtime, regexp_*), ``||``, CAST, UNNEST, windows, joins,
+maps and arrays.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ CASES: dict[str, tuple[str, str]] = {
         "SELECT source, count(*) AS playlists, sum(num_tracks) AS tracks, avg(num_tracks) AS avg_tracks "
         "FROM musiclake.playlists GROUP BY source",
         "SELECT source, count(*) AS playlists, sum(num_tracks) AS tracks, avg(num_tracks) AS avg_tracks "
-        "FROM fulllake.playlists GROUP BY source",
+        "FROM {db}.playlists GROUP BY source",
     ),
     "arrays_and_maps": (
         "SELECT job_run_id, job_name, cardinality(landing_runs) AS n_runs, "
@@ -36,11 +37,11 @@ CASES: dict[str, tuple[str, str]] = {
         "SELECT job_run_id, job_name, CASE WHEN landing_runs IS NOT NULL THEN size(landing_runs) END AS n_runs, "
         "records_written['tracks'] AS tracks_written, "
         "CASE WHEN records_written IS NOT NULL THEN size(map_keys(records_written)) END AS tables "
-        "FROM fulllake.job_runs",
+        "FROM {db}.job_runs",
     ),
     "unnest": (
         "SELECT run_id, count(*) AS jobs FROM job_runs CROSS JOIN UNNEST(landing_runs) AS t(run_id) GROUP BY run_id",
-        "SELECT run_id, count(*) AS jobs FROM fulllake.job_runs LATERAL VIEW explode(landing_runs) t AS run_id "
+        "SELECT run_id, count(*) AS jobs FROM {db}.job_runs LATERAL VIEW explode(landing_runs) t AS run_id "
         "GROUP BY run_id",
     ),
     "dates": (
@@ -51,21 +52,21 @@ CASES: dict[str, tuple[str, str]] = {
         "SELECT date_format(observed_at, 'yyyy-MM') AS month, year(observed_at) AS y, count(*) AS n, "
         "datediff(CAST(max(observed_at) AS date), CAST(min(observed_at) AS date)) AS span_days, "
         "CAST(date_trunc('MONTH', min(observed_at)) AS date) AS month_start "
-        "FROM fulllake.playlists GROUP BY 1, 2",
+        "FROM {db}.playlists GROUP BY 1, 2",
     ),
     "concat_cast_strings": (
         "SELECT playlist_id || '#' || CAST(position AS varchar) AS slot, upper(substr(item_type, 1, 1)) AS kind, "
         "length(track_id) AS id_length, CAST(position AS double) / 4 AS quarter FROM playlist_tracks "
         "WHERE position < 2",
         "SELECT concat(playlist_id, '#', CAST(position AS STRING)) AS slot, upper(substr(item_type, 1, 1)) AS kind, "
-        "length(track_id) AS id_length, CAST(position AS DOUBLE) / 4 AS quarter FROM fulllake.playlist_tracks "
+        "length(track_id) AS id_length, CAST(position AS DOUBLE) / 4 AS quarter FROM {db}.playlist_tracks "
         "WHERE position < 2",
     ),
     "regexp": (
         "SELECT regexp_extract(item_uri, '^spotify:([a-z]+):', 1) AS kind, count(*) AS n FROM playlist_tracks "
         "WHERE regexp_like(item_uri, '^spotify:[a-z]+:') GROUP BY 1",
         "SELECT regexp_extract(item_uri, '^spotify:([a-z]+):', 1) AS kind, count(*) AS n "
-        "FROM fulllake.playlist_tracks WHERE item_uri RLIKE '^spotify:[a-z]+:' GROUP BY 1",
+        "FROM {db}.playlist_tracks WHERE item_uri RLIKE '^spotify:[a-z]+:' GROUP BY 1",
     ),
     "join_group_window": (
         "SELECT t.artist_name, count(DISTINCT pt.playlist_id) AS playlists, count(*) AS plays, "
@@ -73,7 +74,7 @@ CASES: dict[str, tuple[str, str]] = {
         "FROM playlist_tracks pt JOIN tracks t ON pt.track_id = t.track_id GROUP BY t.artist_name",
         "SELECT t.artist_name, count(DISTINCT pt.playlist_id) AS playlists, count(*) AS plays, "
         "rank() OVER (ORDER BY count(*) DESC) AS ranking "
-        "FROM fulllake.playlist_tracks pt JOIN fulllake.tracks t ON pt.track_id = t.track_id GROUP BY t.artist_name",
+        "FROM {db}.playlist_tracks pt JOIN {db}.tracks t ON pt.track_id = t.track_id GROUP BY t.artist_name",
     ),
     "timestamps": (
         "SELECT job_run_id, to_unixtime(started_at) AS started, "
@@ -84,7 +85,7 @@ CASES: dict[str, tuple[str, str]] = {
         "CAST(unix_micros(finished_at) AS DOUBLE) / 1000000 - CAST(unix_micros(started_at) AS DOUBLE) / 1000000 "
         "AS seconds, (unix_micros(finished_at) - unix_micros(started_at)) DIV 1000 AS millis, "
         "-((unix_micros(finished_at) - unix_micros(started_at)) DIV 1000000) AS negative_seconds "
-        "FROM fulllake.job_runs",
+        "FROM {db}.job_runs",
     ),
     "recommendations": (
         "SELECT r.playlist_id, count(*) AS n, min(r.rank) AS best, max(r.score) AS top_score, "
@@ -92,7 +93,7 @@ CASES: dict[str, tuple[str, str]] = {
         "FROM recommendations r LEFT JOIN tracks t ON r.track_id = t.track_id GROUP BY r.playlist_id",
         "SELECT r.playlist_id, count(*) AS n, min(r.rank) AS best, max(r.score) AS top_score, "
         "count_if(t.track_id IS NULL) AS unknown_tracks "
-        "FROM fulllake.recommendations r LEFT JOIN fulllake.tracks t ON r.track_id = t.track_id "
+        "FROM {db}.recommendations r LEFT JOIN {db}.tracks t ON r.track_id = t.track_id "
         "GROUP BY r.playlist_id",
     ),
     "ordered_array_agg": (
@@ -100,17 +101,17 @@ CASES: dict[str, tuple[str, str]] = {
         "FROM similar_tracks GROUP BY track_id",
         "SELECT track_id, transform(array_sort(collect_list(struct(rank, similar_track_id))), "
         "x -> x.similar_track_id) AS similar, avg(similarity) AS mean_similarity "
-        "FROM fulllake.similar_tracks GROUP BY track_id",
+        "FROM {db}.similar_tracks GROUP BY track_id",
     ),
     "evaluations": (
         "SELECT split, model, metric, max(value) AS best, arbitrary(k) AS k FROM evaluations GROUP BY 1, 2, 3",
-        "SELECT split, model, metric, max(value) AS best, first(k) AS k FROM fulllake.evaluations GROUP BY 1, 2, 3",
+        "SELECT split, model, metric, max(value) AS best, first(k) AS k FROM {db}.evaluations GROUP BY 1, 2, 3",
     ),
     "id_maps_join": (
         "SELECT count(*) AS n, sum(i.weight) AS weight, count(DISTINCT i.playlist_idx) AS playlists "
         "FROM interactions i JOIN playlist_ids p ON i.playlist_id = p.playlist_id AND i.playlist_idx = p.playlist_idx",
         "SELECT count(*) AS n, sum(i.weight) AS weight, count(DISTINCT i.playlist_idx) AS playlists "
-        "FROM fulllake.interactions i JOIN fulllake.playlist_ids p "
+        "FROM {db}.interactions i JOIN {db}.playlist_ids p "
         "ON i.playlist_id = p.playlist_id AND i.playlist_idx = p.playlist_idx",
     ),
 }
@@ -157,15 +158,17 @@ def test_the_engine_sees_every_table_the_pipeline_wrote(engine, full_lake) -> No
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_same_answer_as_spark_sql(case: str, engine, spark) -> None:
+def test_same_answer_as_spark_sql(case: str, engine, spark, full_lake) -> None:
     athena_sql, spark_sql = CASES[case]
     local = engine.execute(athena_sql).to_pylist()
-    assert_same(local, [row.asDict(recursive=True) for row in spark.sql(spark_sql).collect()])
+    spark_rows = spark.sql(spark_sql.format(db=full_lake.database)).collect()
+    assert_same(local, [row.asDict(recursive=True) for row in spark_rows])
 
 
-def test_approx_percentile_is_close_to_the_exact_percentile(engine, spark) -> None:
+def test_approx_percentile_is_close_to_the_exact_percentile(engine, spark, full_lake) -> None:
     local = engine.execute("SELECT approx_percentile(duration_ms, 0.5) AS median FROM tracks").to_pylist()[0]
-    exact = spark.sql("SELECT percentile(duration_ms, 0.5) AS median FROM fulllake.tracks").first()["median"]
+    sql = f"SELECT percentile(duration_ms, 0.5) AS median FROM {full_lake.database}.tracks"
+    exact = spark.sql(sql).first()["median"]
     assert math.isclose(local["median"], exact, rel_tol=0.05)
 
 

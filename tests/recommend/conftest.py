@@ -11,10 +11,13 @@ import hashlib
 import random
 
 import pytest
+from pyspark.sql import functions as F
 
-from musiclake.recommend import ids
-from musiclake.recommend.als import AlsParams
-from musiclake.recommend.tables import PLAYLIST_ID, PLAYLIST_IDX, TRACK_ID, TRACK_IDX
+from musiclake.recommend import fit, split, topk
+from musiclake.recommend.fit import AlsParams
+from musiclake.schemas import PLAYLIST_ID, PLAYLIST_IDX, RANK, SCORE, TRACK_ID, TRACK_IDX, WEIGHT
+from musiclake.transforms.ids import assign_indices, with_indices
+from musiclake.transforms.interactions import clean_interactions
 
 TRACKS_PER_CLUSTER = 30
 PLAYLISTS_PER_CLUSTER = (40, 25, 15)
@@ -66,10 +69,10 @@ def raw_interactions(spark):
 @pytest.fixture(scope="session")
 def interactions(spark, raw_interactions):
     """Indexed interactions ``playlist_idx, track_idx, playlist_id, track_id, weight``, checkpointed."""
-    cleaned = ids.clean_interactions(raw_interactions)
-    playlist_map = ids.assign_indices(cleaned, PLAYLIST_ID, PLAYLIST_IDX)
-    track_map = ids.assign_indices(cleaned, TRACK_ID, TRACK_IDX)
-    return cleaned.transform(ids.with_indices(playlist_map, track_map)).checkpoint(eager=True)
+    cleaned = clean_interactions(raw_interactions)
+    playlist_map = assign_indices(cleaned, PLAYLIST_ID, PLAYLIST_IDX)
+    track_map = assign_indices(cleaned, TRACK_ID, TRACK_IDX)
+    return cleaned.transform(with_indices(playlist_map, track_map)).checkpoint(eager=True)
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +90,44 @@ def cluster_of_track() -> dict[str, int]:
 def clustered_rows_factory():
     """:func:`clustered_rows`, for tests that write the data themselves."""
     return clustered_rows
+
+
+@pytest.fixture(scope="session")
+def train_holdout(interactions):
+    """The job's 20 % per-playlist holdout split of the interactions (``playlist_idx, track_idx, weight``)."""
+    train, holdout = split.holdout_split(interactions.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT), 0.2, seed=42)
+    return train.cache(), holdout.cache()
+
+
+@pytest.fixture(scope="session")
+def model(train_holdout, small_params):
+    """ALS fitted once on the training part of :func:`train_holdout` (read-only: no test changes it)."""
+    return fit.fit_als(train_holdout[0], small_params)
+
+
+@pytest.fixture(scope="session")
+def seen(train_holdout):
+    """:func:`~musiclake.recommend.topk.seen_lists` of the training part."""
+    return topk.seen_lists(train_holdout[0]).cache()
+
+
+def _assert_ranked_lists_without_seen(recommendations, train, k: int, n_playlists: int) -> None:
+    assert recommendations.join(train, on=[PLAYLIST_IDX, TRACK_IDX], how="inner").count() == 0
+    shape = recommendations.groupBy(PLAYLIST_IDX).agg(
+        F.count(F.lit(1)).alias("n"), F.countDistinct(TRACK_IDX).alias("tracks"),
+        F.min(RANK).alias("first"), F.max(RANK).alias("last"),
+    )
+    assert shape.count() == n_playlists
+    assert shape.where((F.col("n") != k) | (F.col("tracks") != k) | (F.col("first") != 1) | (F.col("last") != k))\
+        .count() == 0
+    by_rank = recommendations.orderBy(PLAYLIST_IDX, RANK).collect()
+    for before, after in zip(by_rank, by_rank[1:], strict=False):
+        if before[PLAYLIST_IDX] == after[PLAYLIST_IDX]:
+            assert before[SCORE] >= after[SCORE]
+
+
+@pytest.fixture(scope="session")
+def assert_ranked_lists_without_seen():
+    """``check(recommendations, train, k, n_playlists)``: every playlist has exactly ``k`` distinct tracks ranked
+    1..k by descending score, none of them in its ``train`` tracks."""
+    return _assert_ranked_lists_without_seen

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from musiclake.recommend import als, foldin
-from musiclake.recommend.tables import PLAYLIST_IDX, RANK, TRACK_IDX, WEIGHT
+from musiclake.recommend import fit, foldin, topk
+from musiclake.schemas import PLAYLIST_IDX, RANK, TRACK_IDX, WEIGHT
 
 
 @pytest.fixture(scope="module")
 def fitted(interactions, small_params):
     pairs = interactions.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT).cache()
-    model = als.fit_als(pairs, small_params)
-    return pairs, model, als.item_gram(model)
+    model = fit.fit_als(pairs, small_params)
+    return pairs, model, fit.item_gram(model)
 
 
 def _playlist(pairs, playlist_idx: int) -> tuple[list[int], np.ndarray]:
@@ -65,7 +65,7 @@ def test_fold_in_recommendations_match_the_playlists_own(fitted, small_params):
     )
 
     from_fold_in = foldin.score_tracks(model.itemFactors, folded, tracks, k=10).orderBy(RANK).collect()
-    own = als.recommend_top_k(model, als.seen_lists(pairs), k=10, playlists=pairs.where(F.col(PLAYLIST_IDX) == 12))
+    own = topk.recommend_top_k(model, topk.seen_lists(pairs), k=10, playlists=pairs.where(F.col(PLAYLIST_IDX) == 12))
 
     own_tracks = [row[TRACK_IDX] for row in own.orderBy(RANK).collect()]
     folded_tracks = [row[TRACK_IDX] for row in from_fold_in]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import functions as F
 
 from musiclake.recommend import split
-from musiclake.recommend.tables import PLAYLIST_IDX, TRACK_IDX, WEIGHT
+from musiclake.schemas import PLAYLIST_IDX, TRACK_IDX, WEIGHT
 
 
 def _pairs(df):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from musiclake.recommend import als
+from musiclake.recommend import topk
 
 
 def _users(rng: np.random.Generator, n: int, rank: int, item_ids: np.ndarray) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def test_top_k_scores_are_the_best_unseen_items_in_order():
     factors = rng.normal(size=(40, 6)).astype(np.float32)
     users = _users(rng, 25, 6, item_ids)
 
-    got = als.top_k_scores(users, item_ids, factors, k=10)
+    got = topk.top_k_scores(users, item_ids, factors, k=10)
 
     for _, user in users.iterrows():
         seen = set() if user["seen"] is None else set(user["seen"].tolist())
@@ -37,7 +37,7 @@ def test_top_k_scores_are_the_best_unseen_items_in_order():
 
 
 def test_top_k_scores_returns_fewer_rows_when_few_items_are_unseen(monkeypatch):
-    monkeypatch.setattr(als, "SCORE_BLOCK", 8)  # several blocks of two users
+    monkeypatch.setattr(topk, "SCORE_BLOCK", 8)  # several blocks of two users
     item_ids = np.arange(5, dtype=np.int32)
     factors = np.eye(5, 3, dtype=np.float32)
     users = pd.DataFrame({
@@ -46,7 +46,7 @@ def test_top_k_scores_returns_fewer_rows_when_few_items_are_unseen(monkeypatch):
         "seen": [np.array([0, 1, 2], dtype=np.int32), np.arange(5, dtype=np.int32), np.array([], dtype=np.int32)],
     })
 
-    got = als.top_k_scores(users, item_ids, factors, k=4)
+    got = topk.top_k_scores(users, item_ids, factors, k=4)
 
     assert got.groupby("playlist_idx")["rank"].max().to_dict() == {1: 2, 3: 4}
     assert set(got[got["playlist_idx"] == 1]["track_idx"]) == {3, 4}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from musiclake.recommend import als, metrics, pipeline, split, tuning
-from musiclake.recommend.tables import PLAYLIST_IDX, TRACK_IDX, WEIGHT
+from musiclake.recommend import fit, metrics, split, training, tuning
+from musiclake.schemas import PLAYLIST_IDX, TRACK_IDX, WEIGHT
 
 
 def _pairs(df) -> set[tuple[int, int]]:
@@ -13,7 +13,7 @@ def _pairs(df) -> set[tuple[int, int]]:
 
 
 def test_param_grid_combines_every_value_and_keeps_the_other_fields():
-    base = als.AlsParams(rank=10, reg_param=1.0, alpha=1.0, max_iter=7, seed=3)
+    base = fit.AlsParams(rank=10, reg_param=1.0, alpha=1.0, max_iter=7, seed=3)
 
     grid = tuning.param_grid(base, ranks=(8, 16), reg_params=(0.1,), alphas=(1, 10))
 
@@ -28,7 +28,7 @@ def test_tuning_never_touches_the_evaluation_holdout_and_picks_the_best_trial(in
     grid = (replace(small_params, alpha=1.0, max_iter=4), replace(small_params, alpha=20.0, max_iter=4))
     seen_by_tuning: dict[str, list[set[tuple[int, int]]]] = {"input": [], "fits": [], "validation": []}
     tuning_active: list[bool] = []
-    real_tune, real_fit, real_metrics = tuning.tune_als, als.fit_als, metrics.ranking_metrics
+    real_tune, real_fit, real_metrics = tuning.tune_als, fit.fit_als, metrics.ranking_metrics
 
     def spy_tune(train, grid, **kwargs):
         seen_by_tuning["input"].append(_pairs(train))
@@ -49,11 +49,11 @@ def test_tuning_never_touches_the_evaluation_holdout_and_picks_the_best_trial(in
         return real_metrics(recommendations, holdout, k, n)
 
     monkeypatch.setattr(tuning, "tune_als", spy_tune)
-    monkeypatch.setattr(als, "fit_als", spy_fit)
+    monkeypatch.setattr(fit, "fit_als", spy_fit)
     monkeypatch.setattr(metrics, "ranking_metrics", spy_metrics)
 
-    config = pipeline.TrainConfig(params=small_params, tune=True, grid=grid, holdout_fraction=0.2, seed=42)
-    params, tuned, evaluation = pipeline.evaluate(pairs, config)
+    config = training.TrainConfig(params=small_params, tune=True, grid=grid, holdout_fraction=0.2, seed=42)
+    params, tuned, evaluation = training.evaluate(pairs, config)
 
     _, holdout = split.holdout_split(pairs, 0.2, seed=42)
     holdout_pairs = _pairs(holdout)

@@ -6,7 +6,7 @@ Spark's implicit ALS computes a playlist's factors ``x`` from the item factors `
 
 over the playlist's tracks ``S`` with weights ``w_i > 0`` (``n_S = |S|``, ``lambda`` = regParam). Playlists are
 solved last in every ALS iteration, so solving this for a trained playlist's own tracks gives back its trained
-factors. ``Y^T Y`` is precomputed at training time (:func:`musiclake.recommend.als.item_gram`); the solve needs
+factors. ``Y^T Y`` is precomputed at training time (:func:`musiclake.recommend.fit.item_gram`); the solve needs
 only the seed tracks' factors, which are few by construction, so it runs with numpy on the driver.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from musiclake.recommend.tables import RANK, SCORE, TRACK_IDX
+from musiclake.schemas import RANK, SCORE, TRACK_IDX
 
 
 def fold_in(

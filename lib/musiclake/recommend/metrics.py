@@ -26,7 +26,7 @@ from collections.abc import Collection, Hashable, Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from musiclake.recommend.tables import PLAYLIST_IDX, RANK, TRACK_IDX
+from musiclake.schemas import PLAYLIST_IDX, RANK, TRACK_IDX
 
 CHALLENGE_LIST_LENGTH = 500
 CLICKS_PAGE = 10

@@ -21,9 +21,9 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from musiclake import storage
+from musiclake import schemas, storage
 from musiclake.recommend import foldin, store
-from musiclake.recommend.tables import PLAYLIST_ID, PLAYLISTS, RANK, SCORE, TRACK_ID, TRACK_IDS, TRACK_IDX, TRACKS
+from musiclake.schemas import PLAYLIST_ID, RANK, SCORE, TRACK_ID, TRACK_IDX, TableSpec
 
 _TRACK_REFERENCE = re.compile(r"(?:spotify:track:|open\.spotify\.com/track/)([0-9A-Za-z]+)")
 
@@ -65,12 +65,12 @@ class ServingModel:
     @cached_property
     def track_map(self) -> DataFrame:
         """``track_id, track_idx`` the model's indices refer to."""
-        return self.spark.read.parquet(storage.join(self.path, TRACK_IDS))
+        return self.spark.read.parquet(storage.join(self.path, schemas.TRACK_IDS.name))
 
     @cached_property
     def popular_tracks(self) -> DataFrame:
         """The top 1000 tracks by number of playlists: ``track_id, track_idx, score, rank``."""
-        return self.spark.read.parquet(storage.join(self.path, "popular_tracks"))
+        return self.spark.read.parquet(storage.join(self.path, store.POPULAR_TRACKS))
 
     @cached_property
     def item_factors(self) -> DataFrame:
@@ -163,15 +163,15 @@ def for_tracks(model: ServingModel, track_ids: Sequence[str], k: int = 20) -> Se
     return Served("fold-in", title, tracks, notes)
 
 
-def _optional_delta(spark: SparkSession, lake_path: str, name: str) -> DataFrame | None:
+def _optional_delta(spark: SparkSession, lake_path: str, spec: TableSpec) -> DataFrame | None:
     from delta.tables import DeltaTable
 
-    path = storage.join(lake_path, name)
+    path = storage.join(lake_path, spec.name)
     return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
 
 
 def _playlist_name(model: ServingModel, playlist_id: str) -> str | None:
-    playlists = _optional_delta(model.spark, model.lake_path, PLAYLISTS)
+    playlists = _optional_delta(model.spark, model.lake_path, schemas.PLAYLISTS)
     if playlists is None or "name" not in playlists.columns:
         return None
     row = playlists.where(F.col(PLAYLIST_ID) == playlist_id).select("name").first()
@@ -180,7 +180,7 @@ def _playlist_name(model: ServingModel, playlist_id: str) -> str | None:
 
 def with_names(model: ServingModel, served: Served) -> Served:
     """Fill in track and artist names from the lake's ``tracks`` table (left as they are when it is absent)."""
-    tracks = _optional_delta(model.spark, model.lake_path, TRACKS)
+    tracks = _optional_delta(model.spark, model.lake_path, schemas.TRACKS)
     wanted = [t.track_id for t in served.tracks]
     if tracks is None or not wanted or not {"track_name", "artist_name"} <= set(tracks.columns):
         return served

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from musiclake.recommend.tables import PLAYLIST_IDX, TRACK_IDX
+from musiclake.schemas import PLAYLIST_IDX, TRACK_IDX
 
 IS_HOLDOUT = "is_holdout"
 VALIDATION_SEED_OFFSET = 7919  # any constant: makes the validation split independent of the test split

@@ -21,26 +21,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 import musiclake
-from musiclake import io, storage
-from musiclake.recommend import ids, metrics
-from musiclake.recommend.pipeline import TrainResult
-from musiclake.recommend.tables import (
-    EVALUATIONS,
-    INTERACTIONS,
-    PLAYLIST_ID,
-    PLAYLIST_IDS,
-    PLAYLIST_IDX,
-    RECOMMENDATIONS,
-    SIMILAR_TRACKS,
-    TRACK_ID,
-    TRACK_IDS,
-    TRACK_IDX,
-)
+from musiclake import schemas, storage
+from musiclake.lake import Lake
+from musiclake.recommend import metrics
+from musiclake.recommend.training import TrainResult
+from musiclake.schemas import PLAYLIST_ID, PLAYLIST_IDX, TRACK_ID, TRACK_IDX
+from musiclake.transforms.ids import assign_indices, with_indices
+from musiclake.transforms.interactions import clean_interactions
 
 log = logging.getLogger("musiclake.recommend.store")
 
@@ -48,6 +39,7 @@ MODELS_DIR = ("models", "als")
 LATEST = "LATEST"
 METADATA = "metadata.json"
 GRAM = "item_gram.npy"
+POPULAR_TRACKS = "popular_tracks"
 
 
 @dataclass(frozen=True)
@@ -61,25 +53,23 @@ class InteractionsInput:
     id_maps: str  # "input" (the ETL's indices), "lake" (extended ETL maps) or "new"
 
 
-def _is_delta(spark: SparkSession, path: str) -> bool:
-    return DeltaTable.isDeltaTable(spark, path)
+def _read(lake: Lake, path: str) -> tuple[DataFrame, str, int | None]:
+    """The dataset at ``path``: a Delta table pinned to its current version, else Parquet."""
+    table = dataclasses.replace(schemas.INTERACTIONS, path=path)
+    if lake.exists(table):
+        version = lake.version(table)
+        return lake.load(table, version=version), "delta", version
+    return lake.spark.read.parquet(path), "parquet", None
 
 
-def _read(spark: SparkSession, path: str) -> tuple[DataFrame, str, int | None]:
-    if _is_delta(spark, path):
-        version = DeltaTable.forPath(spark, path).history(1).select("version").first()[0]
-        return spark.read.format("delta").load(path), "delta", int(version)
-    return spark.read.parquet(path), "parquet", None
-
-
-def load_interactions(spark: SparkSession, lake_path: str, interactions_path: str | None = None) -> InteractionsInput:
+def load_interactions(lake: Lake, interactions_path: str | None = None) -> InteractionsInput:
     """Read the interactions (Delta or Parquet), clean them and give every id its int index.
 
     Parameters
     ----------
     interactions_path
-        Any dataset with ``playlist_id``, ``track_id`` and optionally ``weight``; default the ETL's
-        ``<lake_path>/interactions``.
+        Any dataset with ``playlist_id``, ``track_id`` and optionally ``weight``; default the lake's
+        ``interactions`` table (built by ``build_interactions``).
 
     Returns
     -------
@@ -89,29 +79,24 @@ def load_interactions(spark: SparkSession, lake_path: str, interactions_path: st
     -----
     Indices come from the input itself when it has ``playlist_idx``/``track_idx`` (the ETL table); otherwise
     from the lake's ``playlist_ids``/``track_ids`` maps when they exist, extended for new ids; otherwise they
-    are assigned afresh (:func:`musiclake.recommend.ids.assign_indices`).
+    are assigned afresh (:func:`musiclake.transforms.ids.assign_indices`).
     """
-    path = interactions_path or storage.join(lake_path, INTERACTIONS)
-    raw, fmt, version = _read(spark, path)
-    cleaned = ids.clean_interactions(raw)
+    path = interactions_path or lake.location(schemas.INTERACTIONS)
+    raw, fmt, version = _read(lake, path)
+    cleaned = clean_interactions(raw)
     if {PLAYLIST_IDX, TRACK_IDX} <= set(raw.columns):
         playlist_map = raw.select(PLAYLIST_ID, F.col(PLAYLIST_IDX).cast("int")).distinct()
         track_map = raw.select(TRACK_ID, F.col(TRACK_IDX).cast("int")).distinct()
         source = "input"
     else:
-        known_playlists = _optional_table(spark, lake_path, PLAYLIST_IDS)
-        known_tracks = _optional_table(spark, lake_path, TRACK_IDS)
-        playlist_map = ids.assign_indices(cleaned, PLAYLIST_ID, PLAYLIST_IDX, known_playlists)
-        track_map = ids.assign_indices(cleaned, TRACK_ID, TRACK_IDX, known_tracks)
+        known_playlists = lake.load_optional(schemas.PLAYLIST_IDS)
+        known_tracks = lake.load_optional(schemas.TRACK_IDS)
+        playlist_map = assign_indices(cleaned, PLAYLIST_ID, PLAYLIST_IDX, known_playlists)
+        track_map = assign_indices(cleaned, TRACK_ID, TRACK_IDX, known_tracks)
         source = "lake" if known_playlists is not None or known_tracks is not None else "new"
-    indexed = cleaned.transform(ids.with_indices(playlist_map, track_map)).checkpoint(eager=True)
+    indexed = cleaned.transform(with_indices(playlist_map, track_map)).checkpoint(eager=True)
     log.info("loaded interactions from %s (%s, version %s, id maps: %s)", path, fmt, version, source)
     return InteractionsInput(indexed, path, fmt, version, source)
-
-
-def _optional_table(spark: SparkSession, lake_path: str, name: str) -> DataFrame | None:
-    path = storage.join(lake_path, name)
-    return spark.read.format("delta").load(path) if _is_delta(spark, path) else None
 
 
 def new_model_version(now: datetime | None = None) -> str:
@@ -120,11 +105,13 @@ def new_model_version(now: datetime | None = None) -> str:
 
 
 def models_root(lake_path: str) -> str:
+    """``<lake_path>/models/als``: every model version and the ``LATEST`` pointer (no Spark needed)."""
     return storage.join(lake_path, *MODELS_DIR)
 
 
-def model_path(lake_path: str, version: str) -> str:
-    return storage.join(models_root(lake_path), f"v={version}")
+def version_folder(version: str) -> str:
+    """A model version's folder name under :func:`models_root`, as the ``LATEST`` pointer holds it."""
+    return f"v={version}"
 
 
 def latest_model_path(lake_path: str) -> str:
@@ -187,11 +174,9 @@ class SavedRun:
 
 
 def save_run(
-    spark: SparkSession,
+    lake: Lake,
     result: TrainResult,
     source: InteractionsInput,
-    lake_path: str,
-    database: str,
     *,
     recommendations_path: str | None = None,
     options: dict[str, Any] | None = None,
@@ -199,37 +184,40 @@ def save_run(
 ) -> SavedRun:
     """Save the model folder and the ``evaluations``, ``recommendations`` and ``similar_tracks`` tables.
 
+    Parameters
+    ----------
+    recommendations_path
+        Where the ``recommendations`` table lives when not under the lake root (registered there all the same).
+    options
+        The job's options, recorded in the model's metadata.
+    version
+        The model version (default: :func:`new_model_version` of now).
+
+    Notes
+    -----
     The ``LATEST`` pointer is written last: a run that fails midway never becomes the served model.
     """
     started = datetime.now(UTC)
     version = version or new_model_version(started)
-    folder = model_path(lake_path, version)
-    result.model.write().overwrite().save(storage.join(folder, "model"))
-    result.playlist_map.write.mode("overwrite").parquet(storage.join(folder, PLAYLIST_IDS))
-    result.track_map.write.mode("overwrite").parquet(storage.join(folder, TRACK_IDS))
-    result.popular_tracks.coalesce(1).write.mode("overwrite").parquet(storage.join(folder, "popular_tracks"))
-    buffer = _bytes_io.BytesIO()
-    np.save(buffer, result.item_gram, allow_pickle=False)
-    storage.put_bytes(storage.join(folder, GRAM), buffer.getvalue(), overwrite=True)
+    folder = lake.path(*MODELS_DIR, version_folder(version))
+    save_model(result, folder)
 
-    io.merge_upsert(
-        spark, EVALUATIONS, spark.createDataFrame(_evaluation_rows(result, version, started), EVALUATIONS.schema),
-        lake_path, database,
-    )
+    evaluations = lake.spark.createDataFrame(_evaluation_rows(result, version, started), schemas.EVALUATIONS.schema)
+    lake.merge(schemas.EVALUATIONS, evaluations)
     recommendations_spec = (
-        dataclasses.replace(RECOMMENDATIONS, path=recommendations_path) if recommendations_path else RECOMMENDATIONS
+        dataclasses.replace(schemas.RECOMMENDATIONS, path=recommendations_path)
+        if recommendations_path
+        else schemas.RECOMMENDATIONS
     )
     with_version = F.lit(version).alias("model_version")
-    io.overwrite_table(
-        spark, recommendations_spec, result.recommendations.select("*", with_version), lake_path, database
-    )
-    io.overwrite_table(spark, SIMILAR_TRACKS, result.similar_tracks.select("*", with_version), lake_path, database)
+    lake.overwrite(recommendations_spec, result.recommendations.select("*", with_version))
+    lake.overwrite(schemas.SIMILAR_TRACKS, result.similar_tracks.select("*", with_version))
 
     metadata = {
         "version": version,
         "created_at": started.isoformat(),
         "musiclake_version": musiclake.__version__,
-        "spark_version": spark.version,
+        "spark_version": lake.spark.version,
         "params": result.params.as_dict(),
         "implicit_prefs": True,
         "rank": result.model.rank,
@@ -240,15 +228,26 @@ def save_run(
         "evaluation": result.evaluation.as_dict(),
         "tuning": result.tuning.as_dict() if result.tuning else None,
         "outputs": {
-            "recommendations": recommendations_spec.location(lake_path),
-            "recommendations_table": f"{database}.{RECOMMENDATIONS.name}",
-            "similar_tracks": SIMILAR_TRACKS.location(lake_path),
-            "evaluations": EVALUATIONS.location(lake_path),
+            "recommendations": lake.location(recommendations_spec),
+            "recommendations_table": schemas.RECOMMENDATIONS.qualified(lake.database),
+            "similar_tracks": lake.location(schemas.SIMILAR_TRACKS),
+            "evaluations": lake.location(schemas.EVALUATIONS),
         },
         "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
         "options": options or {},
     }
     storage.put_bytes(storage.join(folder, METADATA), json.dumps(metadata, indent=2).encode(), overwrite=True)
-    storage.put_bytes(storage.join(models_root(lake_path), LATEST), f"v={version}\n".encode(), overwrite=True)
+    storage.put_bytes(lake.path(*MODELS_DIR, LATEST), f"{version_folder(version)}\n".encode(), overwrite=True)
     log.info("saved ALS model %s to %s", version, folder)
-    return SavedRun(version, folder, recommendations_spec.location(lake_path), metadata)
+    return SavedRun(version, folder, lake.location(recommendations_spec), metadata)
+
+
+def save_model(result: TrainResult, folder: str) -> None:
+    """The model folder: the Spark model, the id maps its indices refer to, the popular tracks and ``Y^T Y``."""
+    result.model.write().overwrite().save(storage.join(folder, "model"))
+    result.playlist_map.write.mode("overwrite").parquet(storage.join(folder, schemas.PLAYLIST_IDS.name))
+    result.track_map.write.mode("overwrite").parquet(storage.join(folder, schemas.TRACK_IDS.name))
+    result.popular_tracks.coalesce(1).write.mode("overwrite").parquet(storage.join(folder, POPULAR_TRACKS))
+    buffer = _bytes_io.BytesIO()
+    np.save(buffer, result.item_gram, allow_pickle=False)
+    storage.put_bytes(storage.join(folder, GRAM), buffer.getvalue(), overwrite=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
-from musiclake.recommend import als, metrics, split
-from musiclake.recommend.tables import PLAYLIST_IDX
+from musiclake.recommend import fit, metrics, split, topk
+from musiclake.schemas import PLAYLIST_IDX
 
 log = logging.getLogger("musiclake.recommend.tuning")
 
@@ -27,7 +27,7 @@ DEFAULT_RANKS = (32, 64)
 DEFAULT_REG_PARAMS = (0.2,)
 DEFAULT_ALPHAS = (5.0, 15.0)
 DEFAULT_METRIC = "ndcg_at_10"
-TUNING_LIST_LENGTH = 100  # validation lists are 100 deep (not 500): ~3x cheaper, and NDCG@10 needs only 10
+TUNING_LIST_LENGTH = 100  # validation lists are 100 deep, not 500: cheaper, and NDCG@10 needs only 10
 LOWER_IS_BETTER = frozenset({"clicks"})
 
 
@@ -35,7 +35,7 @@ LOWER_IS_BETTER = frozenset({"clicks"})
 class Trial:
     """One grid point: its parameters, validation metrics and fit time."""
 
-    params: als.AlsParams
+    params: fit.AlsParams
     metrics: dict[str, float]
     seconds: float
 
@@ -47,7 +47,7 @@ class Trial:
 class TuningResult:
     """The chosen parameters and every trial, as recorded in the model's metadata and the evaluations table."""
 
-    best: als.AlsParams
+    best: fit.AlsParams
     metric: str
     trials: tuple[Trial, ...]
     validation_fraction: float
@@ -64,11 +64,11 @@ class TuningResult:
 
 
 def param_grid(
-    base: als.AlsParams,
+    base: fit.AlsParams,
     ranks: Sequence[int] = DEFAULT_RANKS,
     reg_params: Sequence[float] = DEFAULT_REG_PARAMS,
     alphas: Sequence[float] = DEFAULT_ALPHAS,
-) -> list[als.AlsParams]:
+) -> list[fit.AlsParams]:
     """Every combination of ``ranks x reg_params x alphas``; other fields (max_iter, seed) from ``base``."""
     return [
         replace(base, rank=int(rank), reg_param=float(reg), alpha=float(alpha))
@@ -78,7 +78,7 @@ def param_grid(
 
 def tune_als(
     train: DataFrame,
-    grid: Sequence[als.AlsParams],
+    grid: Sequence[fit.AlsParams],
     *,
     validation_fraction: float,
     seed: int,
@@ -119,13 +119,13 @@ def tune_als(
     share = min(1.0, max_validation_playlists / max(n_playlists, 1))
     fit_part, validation = split.validation_split(train, validation_fraction, seed, playlist_share=share)
     fit_part, validation = fit_part.cache(), validation.cache()
-    seen = als.seen_lists(fit_part).cache()
-    blocks = num_blocks or als.num_blocks_for(train.sparkSession, fit_part.count())
+    seen = topk.seen_lists(fit_part).cache()
+    blocks = num_blocks or fit.num_blocks_for(train.sparkSession, fit_part.count())
     trials = []
     for params in grid:
         started = time.monotonic()
-        model = als.fit_als(fit_part, params, num_blocks=blocks)
-        recommendations = als.recommend_top_k(model, seen, list_length, playlists=validation)
+        model = fit.fit_als(fit_part, params, num_blocks=blocks)
+        recommendations = topk.recommend_top_k(model, seen, list_length, playlists=validation)
         scores = metrics.ranking_metrics(recommendations, validation, k, list_length)
         trials.append(Trial(params, scores, time.monotonic() - started))
         log.info("tuning %s: %s=%.4f", params, metric, scores[metric])

@@ -10,16 +10,16 @@ Examples
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
+
+from musiclake.runtime import musiclake_home
 
 NAME = "report"
 
 
 def default_out() -> str:
     """``$MUSICLAKE_HOME/report`` (``./.musiclake/report``)."""
-    return str(Path(os.environ.get("MUSICLAKE_HOME", ".musiclake")).expanduser() / "report")
+    return str(musiclake_home() / "report")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

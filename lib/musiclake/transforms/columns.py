@@ -1,8 +1,10 @@
-"""Column -> Column helpers shared by the flatten transforms."""
+"""Column -> Column helpers shared by the transforms, and the one check that a DataFrame has the columns it needs."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column
+from collections.abc import Iterable
+
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 SPOTIFY_ID = r"^[0-9A-Za-z]{22}$"
@@ -41,3 +43,20 @@ def first_problem(*problems: Column) -> Column:
 def api_timestamp(value: Column) -> Column:
     """An ISO-8601 UTC timestamp string as sent by the API / written in envelopes -> timestamp."""
     return F.to_timestamp(value)
+
+
+class MissingColumnsError(ValueError):
+    """A DataFrame lacks columns a step needs; the message names them."""
+
+
+def require_columns(df: DataFrame, columns: Iterable[str], what: str) -> None:
+    """Fail fast, naming every column of ``columns`` that ``df`` lacks (the one column check of the library).
+
+    Raises
+    ------
+    MissingColumnsError
+        If any of ``columns`` is not in ``df``; the message names ``what``, the missing and the present columns.
+    """
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(f"{what}: missing column(s) {missing}; it has {df.columns}")

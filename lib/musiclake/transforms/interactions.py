@@ -1,11 +1,12 @@
-"""Playlist x track implicit feedback and stable integer ids for the recommender."""
+"""Playlist x track implicit feedback: one row per pair with a ``weight``, from the lake or from any input."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from musiclake.schemas import PLAYLIST_ID, TRACK_ID, WEIGHT
+from musiclake.transforms.columns import require_columns
 
 
 def playlist_track_pairs(playlist_tracks: DataFrame) -> DataFrame:
@@ -13,41 +14,45 @@ def playlist_track_pairs(playlist_tracks: DataFrame) -> DataFrame:
 
     Only Spotify tracks count: episodes, local files and unavailable items have no track id to recommend.
     """
-    is_track = (F.col("item_type") == "track") & F.col("track_id").isNotNull()
+    is_track = (F.col("item_type") == "track") & F.col(TRACK_ID).isNotNull()
     return (
         playlist_tracks.filter(is_track)
-        .groupBy("playlist_id", "track_id")
-        .agg(F.count(F.lit(1)).cast("double").alias("weight"))
+        .groupBy(PLAYLIST_ID, TRACK_ID)
+        .agg(F.count(F.lit(1)).cast("double").alias(WEIGHT))
     )
 
 
-def assign_new_ids(existing: DataFrame, id_col: str, idx_col: str) -> Callable[[DataFrame], DataFrame]:
-    """Ids of the input not yet in ``existing`` -> rows (``id_col``, ``idx_col``) numbered after the largest index.
+def clean_interactions(raw: DataFrame) -> DataFrame:
+    """Shape any playlist x track input into one row per pair: ``playlist_id, track_id, weight``.
+
+    Parameters
+    ----------
+    raw
+        Rows with ``playlist_id`` and ``track_id`` (strings) and optionally ``weight`` (times the track is
+        in the playlist; 1 per row when absent).
+
+    Returns
+    -------
+    One row per (playlist_id, track_id) with ``weight`` the sum of the pair's weights.
+
+    Raises
+    ------
+    MissingColumnsError
+        If ``playlist_id`` or ``track_id`` is missing.
 
     Notes
     -----
-    Existing ids keep their index forever; new ones are numbered in ``id_col`` order, so the same input gives the
-    same numbers. The numbering uses one ordered window over the *new* ids only (small per run).
+    Rows with a null id, or a null or non-positive weight, carry no preference and are dropped; duplicate
+    pairs (a track listed twice) add up, which is what the ETL's ``weight`` means.
     """
-
-    def transform(ids: DataFrame) -> DataFrame:
-        start = existing.agg(F.coalesce(F.max(idx_col) + 1, F.lit(0)).alias("_start"))
-        has_id = F.col(id_col).isNotNull()  # a null id gets no index (it would shift every new one)
-        new = ids.select(id_col).filter(has_id).distinct().join(existing.select(id_col), on=id_col, how="left_anti")
-        numbered = new.withColumn("_n", F.row_number().over(Window.orderBy(id_col)) - 1)
-        return numbered.crossJoin(start).select(id_col, (F.col("_start") + F.col("_n")).cast("int").alias(idx_col))
-
-    return transform
-
-
-def with_indices(playlist_ids: DataFrame, track_ids: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Pairs -> interactions with ``playlist_idx`` and ``track_idx`` from the id maps (every id must be mapped)."""
-
-    def transform(pairs: DataFrame) -> DataFrame:
-        return (
-            pairs.join(playlist_ids, on="playlist_id", how="inner")
-            .join(track_ids, on="track_id", how="inner")
-            .select("playlist_idx", "track_idx", "playlist_id", "track_id", "weight")
-        )
-
-    return transform
+    require_columns(raw, (PLAYLIST_ID, TRACK_ID),
+                    f"interactions input (needs {PLAYLIST_ID} and {TRACK_ID} strings, optionally {WEIGHT} double)")
+    weight = F.col(WEIGHT).cast("double") if WEIGHT in raw.columns else F.lit(1.0)
+    has_ids = F.col(PLAYLIST_ID).isNotNull() & F.col(TRACK_ID).isNotNull()
+    has_preference = F.col(WEIGHT).isNotNull() & (F.col(WEIGHT) > 0)
+    return (
+        raw.select(F.col(PLAYLIST_ID).cast("string"), F.col(TRACK_ID).cast("string"), weight.alias(WEIGHT))
+        .where(has_ids & has_preference)
+        .groupBy(PLAYLIST_ID, TRACK_ID)
+        .agg(F.sum(WEIGHT).alias(WEIGHT))
+    )

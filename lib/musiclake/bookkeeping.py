@@ -1,0 +1,116 @@
+"""Job bookkeeping: which landing runs to process, and the ``job_runs``, ``processed_runs`` and ``quarantine`` tables.
+
+Incremental processing: a job reads only *complete* landing runs (manifest present) that are not yet in
+``processed_runs``; Glue job bookmarks do not cover Delta tables, so this log is the bookmark.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from musiclake import landing, schemas
+from musiclake.lake import Lake
+
+log = logging.getLogger("musiclake.bookkeeping")
+
+
+class BadInputError(RuntimeError):
+    """Too much of the input was quarantined: the run fails instead of publishing a partial picture."""
+
+
+@dataclass
+class JobRun:
+    """One run of a job: its id, start time and the counts it reports to ``job_runs``."""
+
+    job_name: str
+    job_run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    landing_runs: list[str] = field(default_factory=list)
+    records_read: int = 0
+    records_written: dict[str, int] = field(default_factory=dict)
+    records_quarantined: int = 0
+    input_versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def today(self) -> str:
+        return self.started_at.strftime("%Y-%m-%d")
+
+    @contextmanager
+    def failing_on_error(self, lake: Lake) -> Iterator[None]:
+        """Record a ``failed`` run (with the error as its message) if the block raises, then re-raise."""
+        try:
+            yield
+        except Exception as exc:
+            self.record(lake, "failed", str(exc))
+            raise
+
+    def record(self, lake: Lake, status: str, message: str = "") -> None:
+        """Append this run's row to ``job_runs`` and log the same figures."""
+        finished = datetime.now(UTC)
+        row = (self.job_run_id, self.job_name, status, self.started_at.replace(tzinfo=None),
+               finished.replace(tzinfo=None), self.landing_runs, self.records_read, self.records_written,
+               self.records_quarantined, self.input_versions, message)
+        lake.append(schemas.JOB_RUNS, lake.spark.createDataFrame([row], schemas.JOB_RUNS.schema))
+        log.info("job %s %s: read %d, written %s, quarantined %d%s", self.job_name, status, self.records_read,
+                 self.records_written, self.records_quarantined, f" ({message})" if message else "")
+
+
+def runs_to_process(lake: Lake, raw_path: str, *, reprocess: bool) -> list[landing.Manifest]:
+    """Complete landing runs not yet processed (all complete runs with ``reprocess``), oldest first."""
+    complete = landing.complete_runs(raw_path)
+    if reprocess or not lake.exists(schemas.PROCESSED_RUNS):
+        return complete
+    # small by construction: one row per landing run ever processed
+    done = {r["run_id"] for r in lake.load(schemas.PROCESSED_RUNS).select("run_id").collect()}
+    return [m for m in complete if m.run_id not in done]
+
+
+def mark_processed(lake: Lake, runs: list[landing.Manifest], job: JobRun) -> None:
+    """Record landing runs as processed (a MERGE: marking twice is harmless)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(m.run_id, m.source, sum(f.records for f in m.files), job.job_run_id, now) for m in runs]
+    lake.merge(schemas.PROCESSED_RUNS, lake.spark.createDataFrame(rows, schemas.PROCESSED_RUNS.schema))
+
+
+def last_input_versions(lake: Lake, job_name: str) -> dict[str, int] | None:
+    """Input versions of the job's latest successful run (None if it never succeeded)."""
+    if not lake.exists(schemas.JOB_RUNS):
+        return None
+    runs = lake.load(schemas.JOB_RUNS).filter(
+        (F.col("job_name") == job_name) & (F.col("status") == "succeeded")
+    )
+    latest = runs.orderBy(F.col("finished_at").desc()).select("input_versions").first()
+    return dict(latest["input_versions"] or {}) if latest else None
+
+
+def check_bad_fraction(quarantined: int, read: int, max_fraction: float) -> None:
+    """Fail when more than ``max_fraction`` of the records read went to quarantine."""
+    fraction = quarantined / read if read else 0.0
+    if fraction > max_fraction:
+        raise BadInputError(
+            f"{quarantined} of {read} records ({fraction:.1%}) were quarantined, more than the allowed "
+            f"{max_fraction:.1%}. Inspect them with: SELECT reason, count(*) FROM quarantine GROUP BY reason; "
+            "fix the input (or raise --max_bad_fraction if this much bad data is expected) and run the job again."
+        )
+
+
+def save_quarantine(lake: Lake, quarantine: DataFrame) -> int:
+    """MERGE quarantine rows (the same bad record is kept once); returns how many bad records the batch had.
+
+    A clean batch (the usual case) only makes sure the table exists: a MERGE of nothing still costs two passes.
+    """
+    bad = int(quarantine.agg(F.coalesce(F.sum("occurrences"), F.lit(0))).first()[0])
+    if bad:
+        lake.merge(schemas.QUARANTINE, quarantine)
+    else:
+        lake.ensure(schemas.QUARANTINE)
+    return bad
+

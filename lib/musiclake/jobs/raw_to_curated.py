@@ -1,0 +1,93 @@
+"""raw_to_curated: complete, unprocessed landing runs -> curated Delta tables.
+
+Load the landing runs no earlier run processed, plan the curated updates (:func:`musiclake.transforms.curate.plan`),
+quarantine what cannot be curated, check the plan, MERGE it into the tables, and record the runs as processed.
+A plan that fails a check writes nothing but the quarantine and a ``failed`` job run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from musiclake import bookkeeping, landing, schemas
+from musiclake.bookkeeping import JobRun
+from musiclake.lake import Lake, load_envelopes
+from musiclake.options import JobOptions
+from musiclake.transforms import curate, quality
+
+
+@dataclass(frozen=True)
+class RawToCuratedOptions(JobOptions):
+    raw_path: str
+    lake_path: str
+    database: str
+    reprocess: bool = False
+    max_bad_fraction: float = 0.05
+
+
+def run(spark: SparkSession, opts: RawToCuratedOptions) -> JobRun:
+    """Curate the new landing runs under ``opts.raw_path`` into the lake; returns the recorded job run."""
+    lake = Lake(spark, opts.lake_path, opts.database)
+    job = JobRun(opts.job_name)
+    runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
+    if not runs:
+        job.record(lake, "skipped", "no new complete landing runs")
+        return job
+    job.landing_runs = [m.run_id for m in runs]
+    files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
+    if not files:  # e.g. an API run that found nothing new: nothing to curate, but the runs are done
+        bookkeeping.mark_processed(lake, runs, job)
+        job.record(lake, "skipped", "new landing runs hold no files")
+        return job
+
+    stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
+    plan = curate.plan(load_envelopes(spark, files), stored, job.job_run_id, job.today)
+    job.records_read = plan.records_read()
+    job.records_quarantined = bookkeeping.save_quarantine(lake, plan.quarantine)
+    with job.failing_on_error(lake):
+        bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
+        check(plan, stored["tracks"], manifest_records(runs))
+    save(lake, plan, job)
+    bookkeeping.mark_processed(lake, runs, job)
+    job.record(lake, "succeeded", unmodelled_note(plan.unmodelled()))
+    plan.release()
+    return job
+
+
+def check(plan: curate.CuratedPlan, stored_tracks: DataFrame, manifest_records: dict[str, int]) -> None:
+    """The data-quality gate: keys unique and not null, membership refers to known tracks, nothing lost between
+    the manifests and the records read. Raises :class:`quality.DataQualityError` on any failure."""
+    membership = plan.playlist_tracks.filter(~F.col(curate.DELETE_FLAG))
+    known_tracks = plan.tracks.select("track_id").unionByName(stored_tracks.select("track_id"))
+    run_of_record = F.coalesce("run_id", F.regexp_extract("source_file", r"run_id=([^/]+)", 1)).alias("run")
+    read_per_run = {  # small: one row per landing run
+        r["run"]: r["n"] for r in plan.envelopes.groupBy(run_of_record).agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    quality.raise_on_failure([
+        quality.keys_unique_not_null(plan.playlists, schemas.PLAYLISTS.keys, "playlists"),
+        quality.keys_unique_not_null(membership, schemas.PLAYLIST_TRACKS.keys, "playlist_tracks"),
+        quality.keys_unique_not_null(plan.tracks, schemas.TRACKS.keys, "tracks"),
+        quality.keys_unique_not_null(plan.artists, schemas.ARTISTS.keys, "artists"),
+        quality.keys_unique_not_null(plan.albums, schemas.ALBUMS.keys, "albums"),
+        quality.references_exist(membership, known_tracks, "track_id", "playlist_tracks -> tracks"),
+        quality.counts_match_manifests(read_per_run, manifest_records),
+    ])
+
+
+def save(lake: Lake, plan: curate.CuratedPlan, job: JobRun) -> None:
+    """MERGE the plan's updates into the curated tables (``_delete`` rows remove replaced memberships)."""
+    for name, updates in plan.updates():
+        flag = curate.DELETE_FLAG if name == schemas.PLAYLIST_TRACKS.name else None
+        job.records_written[name] = lake.merge(schemas.TABLES[name], updates, delete_flag=flag)
+
+
+def manifest_records(runs: list[landing.Manifest]) -> dict[str, int]:
+    """Records each landing run's manifest promises."""
+    return {m.run_id: sum(f.records for f in m.files) for m in runs}
+
+
+def unmodelled_note(unmodelled: dict[str, int]) -> str:
+    return f"not modelled, kept in the landing zone: {unmodelled}" if unmodelled else ""

@@ -1,0 +1,260 @@
+"""Flatten Spotify Web API responses: playlists, their item pages, and track/artist/album objects."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from musiclake import schemas
+from musiclake.transforms.columns import (
+    api_timestamp,
+    field_problem,
+    first_problem,
+    spotify_id_from_uri,
+    valid_spotify_id,
+)
+from musiclake.transforms.envelopes import REASON, RECORD, of_entity
+from musiclake.transforms.items import ENVELOPE_KEEP, null_of, select_item_columns
+
+_PAGE_RAW = schemas.paging(T.StringType())
+_PLAYLIST_RAW = T.StructType(
+    [T.StructField(f.name, _PAGE_RAW if f.name in ("items", "tracks") else f.dataType, True)
+     for f in schemas.API_PLAYLIST.fields]
+)
+_ITEMS_PATH = r"/playlists/([^/?]+)/items"
+
+
+def parse_playlists(envelopes: DataFrame) -> DataFrame:
+    """``playlists`` envelopes (GET /playlists/{id}) -> parsed rows with ``_reason``.
+
+    The first page of items comes embedded under ``items`` (2026) or the deprecated ``tracks`` key.
+    """
+    parsed = envelopes.transform(of_entity("spotify", "playlists")).withColumn("_p", F.from_json("body", _PLAYLIST_RAW))
+    reason = field_problem(F.col("body"), F.col("_p.id"), "id")
+    return (
+        parsed.withColumn("_page", F.coalesce(F.col("_p.items"), F.col("_p.tracks")))
+        .withColumn("playlist_id", F.col("_p.id"))
+        .withColumn(REASON, reason)
+        .withColumn(RECORD, F.col("body"))
+    )
+
+
+def playlist_rows(parsed: DataFrame) -> DataFrame:
+    """Valid parsed API playlists -> ``playlists`` rows."""
+    return parsed.select(
+        F.col("_p.id").alias("playlist_id"),
+        F.col("_p.name").alias("name"),
+        F.col("_p.description").alias("description"),
+        F.col("_p.owner.id").alias("owner_id"),
+        F.col("_p.collaborative").alias("collaborative"),
+        F.col("_p.snapshot_id").alias("snapshot_id"),
+        F.col("_page.total").alias("num_tracks"),
+        F.col("_p.followers.total").alias("num_followers"),
+        null_of("timestamp").alias("modified_at"),
+        F.lit("spotify").alias("source"),
+        api_timestamp(F.col("fetched_at")).alias("observed_at"),
+        F.col("run_id"),
+    )
+
+
+def parse_item_pages(envelopes: DataFrame) -> DataFrame:
+    """``playlist_items`` envelopes (GET /playlists/{id}/items pages) -> parsed pages with ``_reason``."""
+    parsed = envelopes.transform(of_entity("spotify", "playlist_items")).withColumn(
+        "_page", F.from_json("body", _PAGE_RAW)
+    )
+    from_url = F.regexp_extract(F.col("request_url"), _ITEMS_PATH, 1)
+    playlist_id = F.coalesce(F.col("key"), F.when(from_url != "", from_url))
+    reason = first_problem(
+        F.when(playlist_id.isNull(), F.lit("items page without a playlist id (key or request URL)")),
+        field_problem(F.col("body"), F.col("_page.items"), "items"),
+    )
+    return (
+        parsed.withColumn("_playlist_id", playlist_id)
+        .withColumn(REASON, reason)
+        .withColumn(RECORD, F.col("body"))
+    )
+
+
+def _page_items(pages: DataFrame, playlist_id: Column) -> DataFrame:
+    """One row per raw item of each page, positioned at the page's ``offset`` + index."""
+    return pages.select(
+        playlist_id.alias("playlist_id"),
+        F.coalesce(F.col("_page.offset"), F.lit(0)).alias("_offset"),
+        *ENVELOPE_KEEP,
+        F.posexplode("_page.items").alias("_index", "_raw"),
+    ).withColumn("position", (F.col("_offset") + F.col("_index")).cast("int"))
+
+
+def _track_attributes(track: Column) -> list[Column]:
+    """A TrackObject's name, primary artist, album, duration, explicit flag and ISRC as item columns."""
+    artist = track.getField("artists").getItem(0)
+    album = track.getField("album")
+    return [
+        track.getField("name").alias("track_name"),
+        valid_spotify_id(artist.getField("id")).alias("artist_id"),
+        artist.getField("uri").alias("artist_uri"),
+        artist.getField("name").alias("artist_name"),
+        valid_spotify_id(album.getField("id")).alias("album_id"),
+        album.getField("uri").alias("album_uri"),
+        album.getField("name").alias("album_name"),
+        album.getField("album_type").alias("album_type"),
+        album.getField("release_date").alias("release_date"),
+        track.getField("duration_ms").alias("duration_ms"),
+        track.getField("explicit").alias("explicit"),
+        track.getField("external_ids").getField("isrc").alias("isrc"),
+    ]
+
+
+def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
+    """Item rows from embedded first pages (``playlists``) and further pages (``pages``), both parsed and valid.
+
+    Every item gets its playlist's ``snapshot_id`` and ``observed_at`` from the playlist fetched in the same run.
+    Item types: ``track``, ``episode``, ``local`` (local file: no Spotify id) and ``unavailable`` (null item).
+    """
+    raw_items = _page_items(playlists, F.col("_p.id")).unionByName(_page_items(pages, F.col("_playlist_id")))
+    snapshot = playlists.select(
+        F.col("_p.id").alias("playlist_id"),
+        "run_id",
+        F.col("_p.snapshot_id").alias("snapshot_id"),
+        api_timestamp(F.col("fetched_at")).alias("observed_at"),
+    )
+    items = raw_items.join(snapshot, on=["playlist_id", "run_id"], how="left").withColumn(
+        "_i", F.from_json("_raw", schemas.API_PLAYLIST_ITEM)
+    )
+    payload = F.coalesce(F.col("_i.item"), F.col("_i.track"))
+    uri = payload.getField("uri")
+    is_local = F.coalesce(F.col("_i.is_local"), payload.getField("is_local"), F.lit(False)) | F.coalesce(
+        uri.startswith("spotify:local:"), F.lit(False)
+    )
+    kind = payload.getField("type")
+    item_type = (
+        F.when(F.col("_raw").isNull() | payload.isNull(), F.lit("unavailable"))
+        .when(is_local, F.lit("local"))
+        .when(kind == "episode", F.lit("episode"))
+        .when((kind == "track") | uri.startswith("spotify:track:"), F.lit("track"))
+    )
+    track_id = F.when(
+        item_type == "track",
+        F.coalesce(valid_spotify_id(payload.getField("id")), spotify_id_from_uri(uri, "track")),
+    )
+    reason = first_problem(
+        F.when(F.col("observed_at").isNull(), F.lit("items page without its playlist in the same run")),
+        F.when(item_type.isNull(), F.lit("item of unknown type")),
+        F.when((item_type == "track") & track_id.isNull(), F.lit("track item without a valid id or URI")),
+    )
+    return items.select(
+        "playlist_id",
+        "position",
+        item_type.alias("item_type"),
+        track_id.alias("track_id"),
+        uri.alias("item_uri"),
+        api_timestamp(F.col("_i.added_at")).alias("added_at"),
+        F.col("_i.added_by.id").alias("added_by"),
+        "snapshot_id",
+        F.when(track_id.isNotNull(), uri).alias("track_uri"),
+        *_track_attributes(payload),
+        F.lit("spotify").alias("source"),
+        "observed_at", "run_id", "entity", "source_file",
+        reason.alias(REASON),
+        F.coalesce(F.col("_raw"), F.lit("null")).alias(RECORD),
+    ).transform(select_item_columns)
+
+
+def with_incomplete_snapshots(items: DataFrame, playlists: DataFrame) -> DataFrame:
+    """Flag the items of API playlist snapshots that did not land whole (e.g. a later page answered 403).
+
+    A partial snapshot must not replace a playlist's membership, so its items get a ``_reason`` instead.
+    """
+    totals = playlists.select(F.col("_p.id").alias("playlist_id"), "run_id", F.col("_page.total").alias("_total"))
+    landed = items.groupBy("playlist_id", "run_id").agg(F.count(F.lit(1)).alias("_landed"))
+    incomplete = F.when(
+        F.col("_total").isNotNull() & (F.col("_landed") != F.col("_total")),
+        F.concat(
+            F.lit("incomplete playlist snapshot: "), F.col("_landed").cast("string"), F.lit(" of "),
+            F.col("_total").cast("string"), F.lit(" items landed"),
+        ),
+    )
+    return (
+        items.join(landed, on=["playlist_id", "run_id"], how="left")
+        .join(totals, on=["playlist_id", "run_id"], how="left")
+        .withColumn(REASON, F.coalesce(F.col(REASON), incomplete))
+        .drop("_landed", "_total")
+    )
+
+
+def _object_lineage(reason: Column, record: Column) -> list[Column]:
+    """The columns every API object row ends with: source, observation time, lineage, ``_reason``, ``_record``."""
+    return [
+        F.lit("spotify").alias("source"),
+        api_timestamp(F.col("fetched_at")).alias("observed_at"),
+        F.col("run_id"), F.col("entity"), F.col("source_file"),
+        reason.alias(REASON),
+        record.alias(RECORD),
+    ]
+
+
+def _json_of(parsed: str) -> Column:
+    """A parsed object back as JSON text for the quarantine (``null`` for a null object in a page)."""
+    return F.coalesce(F.to_json(F.col(parsed)), F.lit("null"))
+
+
+def track_objects(envelopes: DataFrame) -> DataFrame:
+    """Track objects outside playlists -> item-shaped rows for the dimension tables (no playlist/position).
+
+    Sources: ``tracks`` (GET /tracks/{id}), ``saved_tracks`` (/me/tracks), ``recently_played`` and
+    ``top_tracks`` (/me/top/tracks).
+    """
+    single = envelopes.transform(of_entity("spotify", "tracks")).withColumn(
+        "_t", F.from_json("body", schemas.API_TRACK)
+    )
+    wrapped = envelopes.filter(F.col("entity").isin("saved_tracks", "recently_played")).transform(
+        lambda df: df.filter(F.coalesce(F.col("http_status"), F.lit(200)) == 200)
+    ).withColumn("_pg", F.from_json("body", schemas.API_SAVED_TRACKS_PAGE)).select(
+        "*", F.explode("_pg.items.track").alias("_t")
+    ).drop("_pg")
+    top = envelopes.transform(of_entity("spotify", "top_tracks")).withColumn(
+        "_pg", F.from_json("body", schemas.API_TRACKS_PAGE)
+    ).select("*", F.explode("_pg.items").alias("_t")).drop("_pg")
+    tracks = single.unionByName(wrapped).unionByName(top)
+    track_id = F.coalesce(valid_spotify_id(F.col("_t.id")), spotify_id_from_uri(F.col("_t.uri"), "track"))
+    return tracks.select(
+        track_id.alias("track_id"),
+        F.col("_t.uri").alias("track_uri"),
+        *_track_attributes(F.col("_t")),
+        *_object_lineage(F.when(track_id.isNull(), F.lit("track object without a valid id")), _json_of("_t")),
+    )
+
+
+def artist_objects(envelopes: DataFrame) -> DataFrame:
+    """``artists`` (GET /artists/{id}) and ``top_artists`` bodies -> artist rows with ``_reason``."""
+    single = envelopes.transform(of_entity("spotify", "artists")).withColumn(
+        "_a", F.from_json("body", schemas.API_ARTIST)
+    )
+    top = envelopes.transform(of_entity("spotify", "top_artists")).withColumn(
+        "_pg", F.from_json("body", schemas.API_ARTISTS_PAGE)
+    ).select("*", F.explode("_pg.items").alias("_a")).drop("_pg")
+    artist_id = valid_spotify_id(F.col("_a.id"))
+    return single.unionByName(top).select(
+        artist_id.alias("artist_id"),
+        F.col("_a.uri").alias("artist_uri"),
+        F.col("_a.name").alias("artist_name"),
+        *_object_lineage(F.when(artist_id.isNull(), F.lit("artist object without a valid id")), _json_of("_a")),
+    )
+
+
+def album_objects(envelopes: DataFrame) -> DataFrame:
+    """``albums`` (GET /albums/{id}) bodies -> album rows with ``_reason``."""
+    albums = envelopes.transform(of_entity("spotify", "albums")).withColumn(
+        "_a", F.from_json("body", schemas.API_ALBUM)
+    )
+    album_id = valid_spotify_id(F.col("_a.id"))
+    return albums.select(
+        album_id.alias("album_id"),
+        F.col("_a.uri").alias("album_uri"),
+        F.col("_a.name").alias("album_name"),
+        F.col("_a.album_type").alias("album_type"),
+        F.col("_a.release_date").alias("release_date"),
+        valid_spotify_id(F.col("_a.artists").getItem(0).getField("id")).alias("artist_id"),
+        *_object_lineage(F.when(album_id.isNull(), F.lit("album object without a valid id")), F.col("body")),
+    )
