@@ -36,6 +36,10 @@ MANIFESTS_DIR = "_manifests"
 CHECKPOINTS_DIR = "_checkpoints"
 STATUS_COMPLETE = "complete"
 SOURCES = ("spotify", "mpd")
+# The largest envelope line (UTF-8 bytes, newline excluded) anyone may land or curate: the importer and the
+# extractor refuse a record over it, the ETL quarantines one with reason "record over MAX_RECORD_BYTES".
+# A real MPD playlist (at most a few hundred tracks) is well under 1 MiB; an API page is under 1 MiB.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 _RUN_ID = re.compile(r"^[a-z]+-\d{8}T\d{6}Z-[0-9a-f]{8}$")
 
 
