@@ -31,8 +31,9 @@ from typing import Any
 
 from musiclake import landing, storage
 from musiclake.landing import Manifest
-from musiclake_extract.checkpoint import RunLedger
+from musiclake_extract.checkpoint import RecordTooLarge, RunLedger
 from musiclake_extract.client import (
+    MAX_RETRY_AFTER_S,
     SPOTIFY_API_BASE_URL,
     SPOTIFY_TOKEN_URL,
     ApiResponse,
@@ -69,9 +70,30 @@ def playlist_id(value: str) -> str:
 
 
 def read_playlists_file(uri: str) -> list[str]:
-    """Playlist ids from a text file (local or ``s3://``): one per line, ``#`` comments allowed."""
-    text = storage.get_bytes(uri).decode("utf-8")
-    return [playlist_id(line.split("#", 1)[0]) for line in text.splitlines() if line.split("#", 1)[0].strip()]
+    """Playlist ids from a text file (local or ``s3://``): one per line, ``#`` comments allowed.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the line number of the first line that is not a playlist id, URI or URL, or
+        saying that the file is not UTF-8 text.
+    FileNotFoundError
+        If the file does not exist.
+    """
+    try:
+        text = storage.get_bytes(uri).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{uri}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    ids = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        value = line.split("#", 1)[0]
+        if not value.strip():
+            continue
+        try:
+            ids.append(playlist_id(value))
+        except ValueError as exc:
+            raise ValueError(f"{uri}, line {number}: {exc}") from None
+    return ids
 
 
 @dataclass
@@ -268,12 +290,14 @@ class ApiExtraction:
             "forbidden": [],
             "errors": [],
             "errors_by_status": {},
+            "rejected": [],
             "playlist_items": 0,
             "enriched": {e: 0 for e in ENRICHABLE},
         }
 
     def _load_state(self, doc: dict[str, Any]) -> None:
         self.state = doc
+        doc.setdefault("rejected", [])  # checkpoints written before record-size checks
         self.seen = {e: set(doc["seen"].get(e, [])) for e in ENRICHABLE}
         self.queued = {t["id"] for t in doc["tasks"] if t["kind"] == "playlist"}
 
@@ -336,7 +360,15 @@ class ApiExtraction:
         manifest = ledger.finish(self._state_doc(), self._stats(), self._summary(None))
         self._update_index(manifest)
         uri = landing.manifest_uri(o.landing, SOURCE, ledger.run_id)
-        return RunResult("complete", ledger.run_id, SOURCE, manifest.summary, manifest_uri=uri)
+        rejected = len(self.state["rejected"])
+        message = (
+            f"{rejected} response(s) over MAX_RECORD_BYTES were not landed (summary.records_rejected)"
+            if rejected
+            else ""
+        )
+        return RunResult(
+            "complete", ledger.run_id, SOURCE, manifest.summary, manifest_uri=uri, message=message, rejected=rejected
+        )
 
     def _work(self) -> None:
         while True:
@@ -386,22 +418,31 @@ class ApiExtraction:
         if self.ledger.buffered >= self.options.records_per_part:
             self.ledger.commit(self._state_doc(), self._stats())
 
-    def _land(self, entity: str, key: str | None, response: ApiResponse) -> None:
-        self.ledger.add(
-            landing.envelope(
-                run_id=self.ledger.run_id,
-                source=SOURCE,
-                entity=entity,
-                key=key,
-                request_url=response.url,
-                http_status=response.status,
-                body=response.body,
-                fetched_at=response.fetched_at,
-            )
+    def _land(self, entity: str, key: str | None, response: ApiResponse) -> bool:
+        """Buffer one response as an envelope; False when it is over MAX_RECORD_BYTES (reported, not landed)."""
+        landed = True
+        record = landing.envelope(
+            run_id=self.ledger.run_id,
+            source=SOURCE,
+            entity=entity,
+            key=key,
+            request_url=response.url,
+            http_status=response.status,
+            body=response.body,
+            fetched_at=response.fetched_at,
         )
+        try:
+            self.ledger.add(record)
+        except RecordTooLarge as exc:  # counted and reported, never landed: the ETL would quarantine it
+            log.warning("not landing %s %s from %s: %s", entity, key, response.url, exc.reason)
+            self.state["rejected"].append(
+                {"entity": entity, "key": key, "url": response.url, "bytes": exc.size, "reason": exc.reason}
+            )
+            landed = False
         if not response.ok:
             self._error(entity, key, response)
         self._show()
+        return landed
 
     def _error(self, entity: str, key: str | None, response: ApiResponse) -> None:
         status = str(response.status)
@@ -519,11 +560,12 @@ class ApiExtraction:
                 self._task_done()
                 return
             response = self.client.playlist(pid)
-            self._land("playlists", pid, response)
+            landed = self._land("playlists", pid, response)
             if not response.ok or not isinstance(response.body, dict):
                 self._task_done()
                 return
-            s["landed_playlists"][pid] = response.body.get("snapshot_id")
+            if landed:  # only a landed body makes the snapshot count as known to later runs
+                s["landed_playlists"][pid] = response.body.get("snapshot_id")
             paging = playlist_paging(response.body)
             following: str | None = None
             if isinstance(paging, dict) and isinstance(paging.get("items"), list):
@@ -596,6 +638,7 @@ class ApiExtraction:
             "enriched": dict(s["enriched"]),
             "errors": list(s["errors"]),
             "errors_by_status": dict(s["errors_by_status"]),
+            "records_rejected": list(s["rejected"]),
             "attempts": self.ledger.attempt,
             "orphaned_parts": list(self.ledger.orphans),
             "stop_reason": stop.reason if stop else None,
@@ -613,11 +656,17 @@ class ApiExtraction:
         storage.put_bytes(index_uri(self.options.landing), index.to_json(), overwrite=True)
 
     def _not_before(self) -> datetime | None:
+        """When the rate-limited stop of this run asked to resume, if still ahead (any checkpoint value reads)."""
         stop = self.ledger.last_stop or {}
         if stop.get("reason") != "rate_limited" or not stop.get("retry_after"):
             return None
-        at = datetime.strptime(stop["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=landing.utc_now().tzinfo)
-        not_before = at + timedelta(seconds=float(stop["retry_after"]))
+        try:
+            at = datetime.strptime(stop["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=landing.utc_now().tzinfo)
+            seconds = float(stop["retry_after"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("unreadable rate-limit stop in the checkpoint %r; resuming", stop)
+            return None
+        not_before = _after(at, seconds)
         return not_before if not_before > landing.utc_now() else None
 
     def _resume_hint(self) -> str:
@@ -629,7 +678,7 @@ class ApiExtraction:
     def _stopped(self, stop: StopRun) -> RunResult:
         when = ""
         if stop.retry_after:
-            resume_at = landing.utc_now() + timedelta(seconds=stop.retry_after)
+            resume_at = _after(landing.utc_now(), stop.retry_after)
             when = f" Spotify asked to wait until {resume_at:%Y-%m-%d %H:%M:%S} UTC."
         return self._stopped_result(stop, f"stopped ({stop.reason}): {stop.message}.{when} {self._resume_hint()}")
 
@@ -654,6 +703,12 @@ class ApiExtraction:
             checkpoint_uri=self.ledger.checkpoint_uri,
             message=message,
         )
+
+
+def _after(moment: datetime, seconds: float) -> datetime:
+    """``moment`` plus ``seconds``, read as 0..MAX_RETRY_AFTER_S (NaN as 0): never an overflow."""
+    bounded = min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if seconds == seconds else 0.0
+    return moment + timedelta(seconds=bounded)
 
 
 def _search_next(body: dict[str, Any]) -> str | None:

@@ -12,6 +12,8 @@ complete even when the process is killed or stopped half way:
   expected checksum, and otherwise rolls back to the last committed state (the records are fetched again);
   the parts left behind are *orphans*, never named by a manifest and listed in the summary. A part path that
   is already taken by an orphan is skipped over, so nothing is overwritten, landed twice or lost;
+* :meth:`RunLedger.add` refuses an envelope whose JSON line is over ``landing.MAX_RECORD_BYTES``
+  (:class:`RecordTooLarge`): the caller reports it, nothing of it is landed;
 * :meth:`RunLedger.finish` writes the manifest last (the run becomes visible) and then removes the checkpoint.
   A checkpoint whose run already has a manifest (a crash between the two) is simply discarded.
 
@@ -20,6 +22,7 @@ One writer per source and landing root at a time (as one scheduled task or Lambd
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from dataclasses import asdict
@@ -36,6 +39,28 @@ log = logging.getLogger(__name__)
 
 def _copy(doc: Any) -> Any:
     return json.loads(json.dumps(doc))
+
+
+class RecordTooLarge(ValueError):
+    """An envelope line over ``landing.MAX_RECORD_BYTES``: refused, never landed (the ETL would quarantine it).
+
+    Attributes
+    ----------
+    size : int
+        UTF-8 bytes of the envelope's JSON line (newline excluded).
+    limit : int
+        The limit it exceeds.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size, self.limit = size, limit
+        self.reason = f"record over MAX_RECORD_BYTES ({size} bytes > {limit})"
+        super().__init__(self.reason)
+
+
+def envelope_line(record: dict[str, Any]) -> str:
+    """One envelope as the JSON line ``landing.encode_records`` writes (newline included)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 class RunLedger:
@@ -74,12 +99,26 @@ class RunLedger:
         self.resumed = resumed
         self.last_stop: dict[str, Any] | None = None
         self.stops: list[dict[str, Any]] = []  # every clean stop of this run, oldest first
-        self._buffers: dict[str, list[dict[str, Any]]] = {}
+        self._buffers: dict[str, list[bytes]] = {}  # encoded envelope lines per entity
 
     # ---- opening --------------------------------------------------------------------------------------
     @property
     def checkpoint_uri(self) -> str:
         return landing.checkpoint_uri(self.landing, self.source, CHECKPOINT_NAME)
+
+    @staticmethod
+    def peek(landing_root: str, source: str) -> dict[str, Any] | None:
+        """The checkpoint document of the interrupted run of ``source``, without resuming it (None if none).
+
+        A checkpoint whose run already has its manifest (a crash between the two) does not count.
+        """
+        uri = landing.checkpoint_uri(landing_root, source, CHECKPOINT_NAME)
+        if not storage.exists(uri):
+            return None
+        doc = json.loads(storage.get_bytes(uri))
+        if storage.exists(landing.manifest_uri(landing_root, source, doc["run_id"])):
+            return None
+        return doc
 
     @classmethod
     def open(cls, landing_root: str, source: str, now: datetime | None = None) -> RunLedger:
@@ -155,9 +194,20 @@ class RunLedger:
         return ledger
 
     # ---- buffering and committing ---------------------------------------------------------------------
-    def add(self, record: dict[str, Any]) -> None:
-        """Buffer one envelope (``landing.envelope(...)``) for the next commit."""
-        self._buffers.setdefault(record["entity"], []).append(record)
+    def add(self, record: dict[str, Any]) -> int:
+        """Buffer one envelope (``landing.envelope(...)``) for the next commit; returns its line's size.
+
+        Raises
+        ------
+        RecordTooLarge
+            If the envelope's JSON line is over ``landing.MAX_RECORD_BYTES`` (nothing is buffered).
+        """
+        line = envelope_line(record).encode("utf-8")
+        size = len(line) - 1
+        if size > landing.MAX_RECORD_BYTES:
+            raise RecordTooLarge(size, landing.MAX_RECORD_BYTES)
+        self._buffers.setdefault(record["entity"], []).append(line)
+        return size
 
     @property
     def buffered(self) -> int:
@@ -189,7 +239,7 @@ class RunLedger:
             records = self._buffers[entity]
             if not records:
                 continue
-            data = landing.encode_records(records)
+            data = gzip.compress(b"".join(records), mtime=0)  # = landing.encode_records of the envelopes
             index = next_part.get(entity, 0)
             next_part[entity] = index + 1
             planned.append(

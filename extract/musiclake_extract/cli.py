@@ -1,7 +1,10 @@
-"""``musiclake-extract``: land Spotify Web API data or MPD slices in the raw landing zone.
+"""``musiclake-extract``: land Spotify Web API data or MPD slices in the raw landing zone; ``login`` for the
+user flow's refresh token.
 
-Exit codes: 0 complete (manifest written), 3 stopped cleanly with a checkpoint (run the same command again to
-resume), 2 usage or configuration error (bad options, missing or refused credentials), 1 unexpected error.
+Exit codes: 0 complete (manifest written), 4 complete but input was rejected (malformed or truncated slices,
+records over ``MAX_RECORD_BYTES``: see the summary), 3 stopped cleanly with a checkpoint (run the same command
+again to resume), 2 usage or configuration error (bad options, a bad ``--playlists-file`` line, missing or
+refused credentials, an expired refresh token, an unfinished import of another MPD source), 1 unexpected error.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ from collections.abc import Sequence
 
 from musiclake_extract.api_extract import ENRICHABLE, TIME_RANGES, ApiOptions, read_playlists_file, run_api
 from musiclake_extract.client import SPOTIFY_API_BASE_URL, SPOTIFY_TOKEN_URL, AuthError, Credentials, RedactSecrets
+from musiclake_extract.login import DEFAULT_REDIRECT_URI, SPOTIFY_AUTHORIZE_URL, LoginOptions, read_secret
 from musiclake_extract.mpd_import import MpdOptions, run_mpd
-from musiclake_extract.reporting import EXIT_ERROR, EXIT_USAGE, Progress, RunResult, format_summary
+from musiclake_extract.reporting import (
+    EXIT_COMPLETE,
+    EXIT_ERROR,
+    EXIT_USAGE,
+    Progress,
+    RunResult,
+    UsageError,
+    format_summary,
+)
 
+__all__ = ["UsageError", "build_parser", "main", "run_command"]
 log = logging.getLogger("musiclake_extract")
-
-
-class UsageError(Exception):
-    """A configuration problem reported with exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="musiclake-extract",
         description="Land Spotify Web API responses or Million Playlist Dataset slices, verbatim, in the raw "
         "landing zone (s3://bucket/prefix or a local folder).",
-        epilog="Exit codes: 0 complete, 3 stopped with a checkpoint (run again to resume), 2 usage/configuration, "
-        "1 unexpected error.",
+        epilog="Exit codes: 0 complete, 4 complete but input rejected (see the summary), 3 stopped with a "
+        "checkpoint (run again to resume), 2 usage/configuration, 1 unexpected error.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +106,30 @@ def build_parser() -> argparse.ArgumentParser:
     mpd.add_argument("--landing", required=True, help="landing root: s3://bucket/prefix or a local folder")
     mpd.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
 
+    login = sub.add_parser(
+        "login",
+        help="get a refresh token for the user flow (authorization code with PKCE, works without a browser)",
+        description="Prints an authorize URL to open in any browser, reads the URL Spotify redirects to (pasted on "
+        "stdin), checks its state and exchanges the code with the PKCE verifier. The app comes from "
+        "SPOTIFY_CLIENT_ID (and SPOTIFY_CLIENT_SECRET if set), or from the secret given with --secret-id.",
+    )
+    where = login.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--print", dest="print_token", action="store_true", help="print the refresh token on stdout (only it)"
+    )
+    where.add_argument(
+        "--secret-id",
+        metavar="ID",
+        help="store it as SPOTIFY_REFRESH_TOKEN in this Secrets Manager secret (other keys kept; nothing printed)",
+    )
+    login.add_argument(
+        "--redirect-uri",
+        default=DEFAULT_REDIRECT_URI,
+        help=f"a redirect URI registered for the app (default: {DEFAULT_REDIRECT_URI}; nothing has to listen there)",
+    )
+    login.add_argument("--authorize-url", default=SPOTIFY_AUTHORIZE_URL, help="authorize endpoint (default: Spotify's)")
+    login.add_argument("--token-url", default=SPOTIFY_TOKEN_URL, help="token endpoint (default: Spotify's)")
+
     return parser
 
 
@@ -112,7 +145,10 @@ def api_options(args: argparse.Namespace) -> ApiOptions:
     """ApiOptions from parsed ``api`` arguments."""
     playlists = list(args.playlist)
     if args.playlists_file:
-        playlists += read_playlists_file(args.playlists_file)
+        try:
+            playlists += read_playlists_file(args.playlists_file)
+        except ValueError as exc:  # names the file and the line
+            raise UsageError(f"--playlists-file {exc}") from None
     enrich = tuple(e.strip() for e in args.enrich.split(",") if e.strip() and e.strip() != "none")
     if not (playlists or args.me or args.search):
         raise UsageError("nothing to extract: give --playlist, --playlists-file, --me or --search")
@@ -194,6 +230,51 @@ def run_command(
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 
+def login_options(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str] = os.environ) -> LoginOptions:
+    """LoginOptions from parsed ``login`` arguments: the app from the environment, else from ``--secret-id``."""
+    client_id, client_secret = environ.get("SPOTIFY_CLIENT_ID"), environ.get("SPOTIFY_CLIENT_SECRET")
+    if not client_id and args.secret_id:
+        stored = read_secret(args.secret_id)
+        client_id, client_secret = stored.get("SPOTIFY_CLIENT_ID"), stored.get("SPOTIFY_CLIENT_SECRET")
+    if not client_id:
+        raise UsageError(
+            "set SPOTIFY_CLIENT_ID (and SPOTIFY_CLIENT_SECRET), or give --secret-id of a secret holding them"
+        )
+    return LoginOptions(
+        client_id=str(client_id),
+        client_secret=str(client_secret) if client_secret else None,
+        redirect_uri=args.redirect_uri,
+        authorize_url=args.authorize_url,
+        token_url=args.token_url,
+    )
+
+
+def run_login(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
+    """The ``login`` command: the refresh token on stdout (``--print``) or into the secret (``--secret-id``)."""
+    from musiclake_extract.login import login, store_refresh_token
+
+    try:
+        options = login_options(args, environ)
+        token = login(options, read_line=sys.stdin.readline, err=sys.stderr)
+        if args.print_token:
+            print(token)
+            print("New refresh token printed above: store it as SPOTIFY_REFRESH_TOKEN.", file=sys.stderr)
+        else:
+            version = store_refresh_token(args.secret_id, token)
+            print(f"stored a new SPOTIFY_REFRESH_TOKEN in secret {args.secret_id} (version {version})")
+    except _aws_errors() as exc:
+        raise UsageError(f"Secrets Manager secret {args.secret_id}: {exc}") from None
+    return EXIT_COMPLETE
+
+
+def _aws_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - boto3 ships in the image
+        return ()
+    return (BotoCoreError, ClientError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script entry point; returns the exit code."""
     parser = build_parser()
@@ -201,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets = [os.environ.get("SPOTIFY_CLIENT_SECRET", ""), os.environ.get("SPOTIFY_REFRESH_TOKEN", "")]
     configure_logging(args.verbose, [s for s in secrets if s])
     try:
+        if args.command == "login":
+            return run_login(args)
         result = run_command(args)
     except UsageError as exc:
         print(f"musiclake-extract: {exc}", file=sys.stderr)

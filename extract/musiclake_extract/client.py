@@ -5,6 +5,8 @@ spotipy does the HTTP and the OAuth flows; this module adds what a long unattend
 * **429** is handled here, not by urllib3 (whose ``Retry`` sleeps the full ``Retry-After``, hours at times):
   a wait up to ``max_retry_after`` seconds is honoured, a longer one raises :class:`StopRun` so the run
   stops with its checkpoint and a message saying when to resume. ``QUOTA_EXCEEDED`` stops at once.
+  ``Retry-After`` is read by :func:`parse_retry_after`: any RFC 9110 value (delta-seconds or an HTTP-date),
+  negative or past values as 0, longer than :data:`MAX_RETRY_AFTER_S` as that, garbage as absent.
 * **5xx, timeouts and connection errors** are retried with exponential backoff, then stop the run cleanly.
 * **401** (token expired early) forces one token refresh and a retry.
 * Every response comes back as :class:`ApiResponse` with the exact request URL and the body as received,
@@ -16,10 +18,12 @@ spotipy does the HTTP and the OAuth flows; this module adds what a long unattend
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -42,6 +46,15 @@ USER_SCOPES = (
 PAGE_LIMIT = 50
 SEARCH_LIMIT = 10
 RETRIABLE_STATUS = (500, 502, 503, 504)
+# The longest Retry-After taken as said; a larger one (or an HTTP-date further away) counts as this much.
+MAX_RETRY_AFTER_S = 7 * 24 * 3600.0
+REAUTHORISE_HINT = (
+    "re-authorise with `musiclake-extract login` (it prints a new refresh token or stores it in the "
+    "Secrets Manager secret with --secret-id), then set SPOTIFY_REFRESH_TOKEN"
+)
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NEGATIVE_SECONDS = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
+_HTTP_DATE_FORMATS = ("%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y")
 _REDIRECT_URI = "http://127.0.0.1:8888/callback"  # never used: the user flow only refreshes
 
 log = logging.getLogger(__name__)
@@ -70,6 +83,64 @@ class StopRun(Exception):
 
 class AuthError(Exception):
     """Credentials were refused (a configuration problem: retrying will not help)."""
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header value, or None when it says nothing usable.
+
+    Parameters
+    ----------
+    value : str or None
+        The header as received: delta-seconds (``120``) or an HTTP-date (IMF-fixdate, RFC 850 or asctime).
+    now : datetime, optional
+        The current time (tests), for HTTP-dates.
+
+    Returns
+    -------
+    float or None
+        Between 0 and :data:`MAX_RETRY_AFTER_S`: negative values and dates in the past give 0, larger values
+        and dates further away give the maximum. None for a missing or unreadable value (``abc``, ``1e12``,
+        ``inf``), which the caller treats like a missing header (its own backoff).
+
+    Examples
+    --------
+    >>> parse_retry_after("30"), parse_retry_after("-5"), parse_retry_after("1e12"), parse_retry_after("9" * 99)
+    (30.0, 0.0, None, 604800.0)
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT")
+    0.0
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        whole = text.split(".", 1)[0].lstrip("0")
+        if len(whole) > 9:  # over 31 years: no float or int conversion needed (nor possible for huge ones)
+            return MAX_RETRY_AFTER_S
+        return min(float(text), MAX_RETRY_AFTER_S)
+    if _NEGATIVE_SECONDS.fullmatch(text):
+        return 0.0
+    moment = _http_date(text)
+    if moment is None:
+        return None
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        moment = None
+    if moment is None:
+        for fmt in _HTTP_DATE_FORMATS:
+            try:
+                moment = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @dataclass
@@ -341,6 +412,13 @@ class SpotifyClient:
                     self._backoff(failures, f"token endpoint answered HTTP {token_response.status_code}")
                     continue
                 error = getattr(exc, "error", None) or "refused"
+                if error == "invalid_grant" and self.user_flow:
+                    description = getattr(exc, "error_description", None) or "expired or revoked"
+                    raise AuthError(
+                        f"Spotify refused the refresh token (invalid_grant: "
+                        f"{redact(str(description), self.credentials.secrets())[:200]}): refresh tokens expire and "
+                        f"can be revoked; {REAUTHORISE_HINT}"
+                    ) from None
                 raise AuthError(
                     f"Spotify refused the credentials ({error}); check SPOTIFY_CLIENT_ID/"
                     "SPOTIFY_CLIENT_SECRET/SPOTIFY_REFRESH_TOKEN"
@@ -358,10 +436,9 @@ class SpotifyClient:
         error = body.get("error") if isinstance(body, dict) else None
         reason = error.get("reason") if isinstance(error, dict) else None
         header = response.headers.get("Retry-After")
-        try:
-            retry_after = float(header) if header is not None else None
-        except ValueError:
-            retry_after = None
+        retry_after = parse_retry_after(header)
+        if header is not None and retry_after is None:
+            log.warning("unreadable Retry-After %r; backing off on our own", header[:40])
         if reason == "QUOTA_EXCEEDED":
             raise StopRun("quota_exceeded", "Spotify answered QUOTA_EXCEEDED: the app's quota is used up", retry_after)
         wait = retry_after if retry_after is not None else min(60.0, self.backoff * 2 ** (throttles - 1))

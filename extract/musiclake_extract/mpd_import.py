@@ -1,29 +1,38 @@
 """The ``mpd`` command: Million Playlist Dataset slice files into the raw landing zone.
 
-Each slice ``mpd.slice.<start>-<end>.json`` is checked for the MPD's shape and landed as one part of entity
-``playlists`` (source ``mpd``), one envelope per playlist: ``key`` = ``str(pid)``, ``request_url`` = the slice
-file's URI, ``http_status`` null, ``body`` = the playlist object exactly as in the file. A malformed slice
-(invalid JSON, no ``info``/``playlists``, a playlist without ``pid``/``tracks``...) is rejected whole and
-reported; the others land. A slice whose bytes (sha256) were landed by an earlier complete run is skipped, so
-importing the same folder again lands nothing new. The run commits after every slice: a killed import resumes
-with the next slice.
+Each slice ``mpd.slice.<start>-<end>.json`` (or ``.json.gz``) is checked for the MPD's shape and landed as one
+part of entity ``playlists`` (source ``mpd``), one envelope per playlist: ``key`` = ``str(pid)``,
+``request_url`` = the slice file's URI, ``http_status`` null, ``body`` = the playlist object exactly as in the
+file. A malformed slice (invalid JSON, a truncated or corrupt ``.gz``, no ``info``/``playlists``, a playlist
+without ``pid``/``tracks``...) is rejected whole and reported; the others land. A playlist whose envelope line
+is over ``landing.MAX_RECORD_BYTES`` is not landed and reported (the rest of its slice lands). Rejections make
+the exit code 4 (:data:`~musiclake_extract.reporting.EXIT_REJECTED`). A slice whose content (sha256 of the
+JSON, decompressed) was landed by an earlier complete run is skipped, so importing the same folder again
+lands nothing new. Other files under the source are listed in the summary (``files_ignored``).
+
+The run commits after every slice: a killed import resumes with the next slice. The checkpoint belongs to its
+source: while an import of one source is unfinished, an import of another source is refused (exit 2) with a
+message naming the checkpoint and how to finish or drop it.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from musiclake import landing, storage
-from musiclake_extract.checkpoint import RunLedger
-from musiclake_extract.reporting import Progress, RunResult, human_bytes
+from musiclake_extract.checkpoint import CHECKPOINT_NAME, RecordTooLarge, RunLedger
+from musiclake_extract.reporting import Progress, RunResult, UsageError, human_bytes
 
 SOURCE = "mpd"
 ENTITY = "playlists"
-SLICE_NAME = re.compile(r"(?:^|/)mpd\.slice\.(\d+)-(\d+)\.json$")
+SLICE_NAME = re.compile(r"(?:^|/)mpd\.slice\.(\d+)-(\d+)\.json(?:\.gz)?$")
+MAX_IGNORED_LISTED = 100
 REQUIRED_PLAYLIST_KEYS = {"pid": int, "name": str, "tracks": list}
 REQUIRED_TRACK_KEYS = {"pos": int, "track_uri": str}
 log = logging.getLogger(__name__)
@@ -37,8 +46,25 @@ class MpdOptions:
     landing: str
 
 
-def list_slices(source: str) -> list[str]:
-    """Slice files at ``source`` (one file, or every ``mpd.slice.*.json`` under a folder or S3 prefix), by start.
+class CheckpointConflict(UsageError):
+    """An unfinished import of another source holds the ``mpd`` checkpoint (exit code 2)."""
+
+
+def same_source(a: str, b: str) -> bool:
+    """Whether two ``--source`` values name the same place (``s3://b/mpd/`` = ``s3://b/mpd``, paths resolved)."""
+
+    def norm(value: str) -> str:
+        try:
+            return storage.Location.parse(value).uri().rstrip("/")
+        except ValueError:
+            return value.rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+def list_source(source: str) -> tuple[list[str], list[str]]:
+    """Slice files at ``source`` (one file, or every ``mpd.slice.*.json[.gz]`` under a folder or S3 prefix), by
+    start, and the other files found there.
 
     Raises
     ------
@@ -46,11 +72,29 @@ def list_slices(source: str) -> list[str]:
         If no slice file is found.
     """
     if SLICE_NAME.search(source) and storage.exists(source):
-        return [source]
-    found = [uri for uri in storage.list_uris(source) if SLICE_NAME.search(uri)]
+        return [source], []
+    found, ignored = [], []
+    for uri in storage.list_uris(source):
+        (found if SLICE_NAME.search(uri) else ignored).append(uri)
     if not found:
-        raise FileNotFoundError(f"no mpd.slice.*.json files at {source}")
-    return sorted(found, key=lambda uri: int(SLICE_NAME.search(uri).group(1)))  # type: ignore[union-attr]
+        raise FileNotFoundError(f"no mpd.slice.*.json or .json.gz files at {source}")
+    found.sort(key=lambda uri: (int(SLICE_NAME.search(uri).group(1)), uri))  # type: ignore[union-attr]
+    return found, ignored
+
+
+def list_slices(source: str) -> list[str]:
+    """Slice files at ``source``, by start; see :func:`list_source`."""
+    return list_source(source)[0]
+
+
+def read_slice(uri: str, data: bytes) -> tuple[bytes | None, str | None]:
+    """The JSON bytes of a slice file (decompressed when ``.gz``), or None and why they cannot be read."""
+    if not uri.endswith(".gz"):
+        return data, None
+    try:
+        return gzip.decompress(data), None
+    except (EOFError, OSError, zlib.error) as exc:  # truncated (EOFError), not gzip (BadGzipFile), corrupt
+        return None, f"truncated or corrupt gzip: {exc or type(exc).__name__}"
 
 
 def _kind(value: Any) -> str:
@@ -103,8 +147,34 @@ def landed_slices(landing_root: str) -> dict[str, str]:
     return seen
 
 
+def check_checkpoint(options: MpdOptions) -> None:
+    """Refuse to start while an unfinished import of another source holds the checkpoint.
+
+    Raises
+    ------
+    CheckpointConflict
+        Naming the other source, its checkpoint and what to do.
+    """
+    doc = RunLedger.peek(options.landing, SOURCE)
+    if doc is None:
+        return
+    committed = (doc.get("committed") or {}).get("state") or (doc.get("pending") or {}).get("state") or {}
+    other = committed.get("source")
+    if other is None or same_source(other, options.source):
+        return
+    uri = landing.checkpoint_uri(options.landing, SOURCE, CHECKPOINT_NAME)
+    landed = len(committed.get("landed", []))
+    raise CheckpointConflict(
+        f"an interrupted import of {other} (run {doc.get('run_id')}, {landed} slice(s) landed so far) holds the "
+        f"checkpoint {uri}; it must finish before {options.source} is imported. Run "
+        f"`musiclake-extract mpd --source {other} --landing {options.landing}` (it resumes where it stopped), "
+        f"then this command again. If {other} is gone for good, delete {uri}: what that run landed is never "
+        "read (no manifest names it) and its slices land again whenever they are imported."
+    )
+
+
 def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResult:
-    """Land MPD slices; resumes an interrupted import first.
+    """Land MPD slices; resumes the interrupted import of the same source first.
 
     Parameters
     ----------
@@ -114,9 +184,17 @@ def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResu
     Returns
     -------
     RunResult
-        Complete (manifest written) unless the source cannot be listed.
+        Complete (manifest written); ``rejected`` counts the slices and playlists refused (exit code 4).
+
+    Raises
+    ------
+    CheckpointConflict
+        An unfinished import of another source exists (nothing is read or written).
+    FileNotFoundError
+        No slice file at the source.
     """
     progress = progress or Progress("mpd", enabled=False)
+    check_checkpoint(options)
     ledger = RunLedger.open(options.landing, SOURCE)
     state: dict[str, Any] = ledger.state or {
         "source": options.source,
@@ -127,21 +205,27 @@ def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResu
         "tracks": 0,
         "bytes_read": 0,
     }
+    state.setdefault("rejected_records", [])  # checkpoints written before record-size checks
     if ledger.resumed:
-        log.info("resuming mpd run %s (attempt %d)", ledger.run_id, ledger.attempt)
-        if state["source"] != options.source:
-            log.warning("an interrupted import of %s exists: resuming it first", state["source"])
+        log.info("resuming mpd run %s of %s (attempt %d)", ledger.run_id, state["source"], ledger.attempt)
     before = landed_slices(options.landing)
-    slices = list_slices(state["source"])
+    slices, ignored = list_source(state["source"])
+    for uri in ignored:
+        log.warning("ignored %s: not an mpd.slice.<start>-<end>.json or .json.gz file", uri)
     handled = {s["name"] for key in ("landed", "skipped", "rejected") for s in state[key]}
     this_run = {s["sha256"] for s in state["landed"]}
     for number, uri in enumerate(slices, start=1):
         name = uri.rsplit("/", 1)[-1]
         if name in handled:
             continue
-        data = storage.get_bytes(uri)
+        raw = storage.get_bytes(uri)
+        state["bytes_read"] += len(raw)
+        data, unreadable = read_slice(uri, raw)
+        if data is None:
+            log.warning("rejected %s: %s", name, unreadable)
+            state["rejected"].append({"name": name, "uri": uri, "sha256": landing.sha256(raw), "reason": unreadable})
+            continue
         digest = landing.sha256(data)
-        state["bytes_read"] += len(data)
         progress.update(
             f"slice {number}/{len(slices)} {name} | playlists {state['playlists']} | "
             f"{human_bytes(sum(f.bytes for f in ledger.files))}",
@@ -160,19 +244,34 @@ def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResu
             log.warning("rejected %s: %s", name, reason)
             state["rejected"].append({"name": name, "uri": uri, "sha256": digest, "reason": reason})
             continue
-        tracks = 0
+        tracks = playlists = too_large = 0
         for playlist in doc["playlists"]:
-            ledger.add(
-                landing.envelope(
-                    run_id=ledger.run_id,
-                    source=SOURCE,
-                    entity=ENTITY,
-                    key=str(playlist["pid"]),
-                    request_url=uri,
-                    http_status=None,
-                    body=playlist,
+            try:
+                ledger.add(
+                    landing.envelope(
+                        run_id=ledger.run_id,
+                        source=SOURCE,
+                        entity=ENTITY,
+                        key=str(playlist["pid"]),
+                        request_url=uri,
+                        http_status=None,
+                        body=playlist,
+                    )
                 )
-            )
+            except RecordTooLarge as exc:  # the ETL would quarantine it: refuse it here, loudly
+                log.warning("not landing playlist pid %s of %s: %s", playlist["pid"], name, exc.reason)
+                state["rejected_records"].append(
+                    {
+                        "entity": ENTITY,
+                        "key": str(playlist["pid"]),
+                        "slice": name,
+                        "bytes": exc.size,
+                        "reason": exc.reason,
+                    }
+                )
+                too_large += 1
+                continue
+            playlists += 1
             tracks += len(playlist["tracks"])
         state["landed"].append(
             {
@@ -180,11 +279,12 @@ def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResu
                 "uri": uri,
                 "sha256": digest,
                 "slice": doc["info"].get("slice"),
-                "playlists": len(doc["playlists"]),
+                "playlists": playlists,
                 "tracks": tracks,
+                **({"playlists_rejected": too_large} if too_large else {}),
             }
         )
-        state["playlists"] += len(doc["playlists"])
+        state["playlists"] += playlists
         state["tracks"] += tracks
         this_run.add(digest)
         ledger.commit(state, {})  # one part per slice, then the checkpoint
@@ -198,6 +298,8 @@ def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResu
         "slices_landed": state["landed"],
         "slices_skipped": state["skipped"],
         "slices_rejected": state["rejected"],
+        "records_rejected": state["rejected_records"],
+        "files_ignored": [u.rsplit("/", 1)[-1] for u in ignored[:MAX_IGNORED_LISTED]],
         "playlists": state["playlists"],
         "tracks": state["tracks"],
         "bytes_read": state["bytes_read"],
@@ -205,10 +307,19 @@ def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResu
         "orphaned_parts": list(ledger.orphans),
     }
     manifest = ledger.finish(state, {}, summary)
+    rejected = len(state["rejected"]) + len(state["rejected_records"])
+    message = (
+        f"rejected: {len(state['rejected'])} slice(s), {len(state['rejected_records'])} playlist(s) over "
+        "MAX_RECORD_BYTES (see the summary); the rest is landed"
+        if rejected
+        else ""
+    )
     return RunResult(
         "complete",
         ledger.run_id,
         SOURCE,
         manifest.summary,
         manifest_uri=landing.manifest_uri(options.landing, SOURCE, ledger.run_id),
+        message=message,
+        rejected=rejected,
     )

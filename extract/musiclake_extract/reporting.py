@@ -7,10 +7,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-EXIT_COMPLETE = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_STOPPED = 3
+EXIT_COMPLETE = 0  # complete: manifest written, nothing rejected
+EXIT_ERROR = 1  # unexpected error (the checkpoint, if any, is kept)
+EXIT_USAGE = 2  # usage or configuration error, refused credentials, a conflicting checkpoint
+EXIT_STOPPED = 3  # stopped cleanly with a checkpoint: run the same command again to resume
+EXIT_REJECTED = 4  # complete (manifest written) but input was rejected: see the summary's rejections
+
+
+class UsageError(Exception):
+    """A configuration problem reported with exit code 2 (the CLI) or raised (the Lambda handler)."""
 
 
 @dataclass
@@ -24,10 +29,13 @@ class RunResult:
     manifest_uri: str | None = None
     checkpoint_uri: str | None = None
     message: str = ""
+    rejected: int = 0  # slices and records refused (malformed, truncated, over MAX_RECORD_BYTES)
 
     @property
     def exit_code(self) -> int:
-        return EXIT_COMPLETE if self.status == "complete" else EXIT_STOPPED
+        if self.status != "complete":
+            return EXIT_STOPPED
+        return EXIT_REJECTED if self.rejected else EXIT_COMPLETE
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +46,7 @@ class RunResult:
             "manifest_uri": self.manifest_uri,
             "checkpoint_uri": self.checkpoint_uri,
             "message": self.message,
+            "rejected": self.rejected,
             "summary": self.summary,
         }
 
@@ -107,6 +116,17 @@ def format_summary(result: RunResult) -> str:
         )
         for rejected in s.get("slices_rejected", []):
             lines.append(f"    rejected {rejected['name']}: {rejected['reason']}")
+        if s.get("files_ignored"):
+            lines.append(
+                f"  files ignored (not mpd.slice.*.json or .json.gz) {len(s['files_ignored'])}: "
+                + ", ".join(s["files_ignored"][:5])
+                + (" ..." if len(s["files_ignored"]) > 5 else "")
+            )
+    if s.get("records_rejected"):
+        lines.append(f"  records rejected (not landed) {len(s['records_rejected'])}")
+        for rejected in s["records_rejected"][:20]:
+            where = rejected.get("slice") or rejected.get("url") or ""
+            lines.append(f"    rejected {rejected['entity']} {rejected['key']} {where}: {rejected['reason']}")
     lines.append(
         f"  files {s.get('files', 0)}, bytes {s.get('bytes', 0)} ({human_bytes(s.get('bytes', 0))}), "
         f"attempts {s.get('attempts', 1)}"

@@ -7,7 +7,9 @@ including ``AWS_ENDPOINT_URL_S3`` for a local S3 API server (moto) in tests and 
 
 from __future__ import annotations
 
+import errno
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,6 +63,13 @@ def _s3():
 def put_bytes(uri: str, data: bytes, *, overwrite: bool = False) -> None:
     """Write ``data`` at ``uri``; refuse to replace an existing object unless ``overwrite``.
 
+    Notes
+    -----
+    Write-once is enforced by the store itself, not by a check before the write (which two writers could both
+    pass): on S3 the ``PutObject`` is conditional (``If-None-Match: *``, so S3 answers 412 when the key exists);
+    on a local folder the file is created exclusively (a hard link of a fully written temporary file, or
+    ``O_EXCL`` where links are not supported), so a crash never leaves half an object either.
+
     Raises
     ------
     ObjectExistsError
@@ -68,27 +77,59 @@ def put_bytes(uri: str, data: bytes, *, overwrite: bool = False) -> None:
     """
     loc = Location.parse(uri)
     if loc.scheme == "s3":
-        if not overwrite and exists(uri):
-            raise ObjectExistsError(uri)
-        _s3().put_object(Bucket=loc.bucket, Key=loc.key, Body=data)
+        if overwrite:
+            _s3().put_object(Bucket=loc.bucket, Key=loc.key, Body=data)
+        else:
+            _put_s3_once(loc, data)
         return
     path = Path(loc.key)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "xb") as out:  # a name of its own: concurrent writers never share a temporary file
+        out.write(data)
     if overwrite:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
         tmp.replace(path)  # atomic on POSIX: readers see the old or the new object, never half
         return
-    # Write beside, then hard-link into place: a crash never leaves a half-written object, and the
-    # link fails if the object exists, so two writers cannot both land it.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
     try:
-        os.link(tmp, path)
-    except FileExistsError as exc:
-        raise ObjectExistsError(uri) from exc
+        _link_once(tmp, path, uri)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# S3 answers 412 when If-None-Match: * finds the key, 409 when a concurrent conditional write of it is in flight.
+_EXISTS_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+
+
+def _put_s3_once(loc: Location, data: bytes) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        _s3().put_object(Bucket=loc.bucket, Key=loc.key, Body=data, IfNoneMatch="*")
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        if error.get("Code") in _EXISTS_CODES or status in ("412", "409"):
+            raise ObjectExistsError(loc.uri()) from exc
+        raise
+
+
+def _link_once(tmp: Path, path: Path, uri: str) -> None:
+    """Put the written ``tmp`` at ``path`` unless something is there already (then ``ObjectExistsError``)."""
+    try:
+        os.link(tmp, path)  # fails if path exists: two writers cannot both land it
+        return
+    except FileExistsError as exc:
+        raise ObjectExistsError(uri) from exc
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+    # No hard links on this file system: create the object exclusively and write it in place.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError as exc:
+        raise ObjectExistsError(uri) from exc
+    with os.fdopen(fd, "wb") as out:
+        out.write(tmp.read_bytes())
 
 
 def get_bytes(uri: str) -> bytes:

@@ -19,7 +19,17 @@ or from a shell (demo)::
 
 Admin endpoints (not part of Spotify's API): ``GET /_admin/stats``, ``GET /_admin/requests``,
 ``POST /_admin/faults`` (JSON: ``inject_429``, ``inject_5xx``, ``inject_slow``, ``quota_exceeded_after``,
-``latency``, ``clear``), ``POST /_admin/reset``, ``POST /_admin/playlists/<id>/modify``.
+``latency``, ``clear``), ``POST /_admin/reset``, ``POST /_admin/playlists/<id>/modify``,
+``POST /_admin/revoke-refresh-token`` (the token endpoint then answers ``invalid_grant`` for it).
+``inject_429``'s ``retry_after`` is a number, any string (sent verbatim as the ``Retry-After`` header, e.g. an
+HTTP-date or garbage) or null (no header).
+
+Authorization (the user flow): ``GET /authorize`` with ``response_type=code``, ``code_challenge_method=S256``,
+``code_challenge``, ``redirect_uri`` and ``state`` approves at once as the demo user and redirects (302) to
+``redirect_uri?code=...&state=...``; ``POST /api/token`` with ``grant_type=authorization_code`` checks the
+code (once), the redirect URI and the ``code_verifier``, and returns a new refresh token that the
+``refresh_token`` grant then accepts. The client authenticates with its secret (Basic) or, as a public PKCE
+client, with ``client_id`` alone.
 """
 
 from __future__ import annotations
@@ -113,7 +123,7 @@ class Fault:
     kind: str  # "429" | "5xx" | "slow"
     count: int
     path: str = "/v1/"
-    retry_after: int = 1
+    retry_after: int | str | None = 1  # a string is sent verbatim; None sends no Retry-After
     status: int = 503
     seconds: float = 0.0
 
@@ -152,6 +162,9 @@ class SpotifyWorld:
         self.token_ttl = token_ttl
         self.lock = threading.RLock()
         self.tokens: dict[str, tuple[str | None, float]] = {}
+        self.issued_refresh_tokens: set[str] = set()  # from the authorization-code grant
+        self.revoked_refresh_tokens: set[str] = set()
+        self.auth_codes: dict[str, dict[str, str]] = {}  # code -> client_id, redirect_uri, code_challenge
         self.faults: list[Fault] = []
         self.quota_after: int | None = None
         self.latency_s = 0.0
@@ -620,6 +633,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.world.record(method, path, {}, status, None)
                 self._send(status, doc)
                 return
+            if path == "/authorize" and method == "GET":
+                status, doc, headers = self._authorize(query)
+                self.world.record(method, path, {}, status, None)
+                self._send(status, doc, headers)
+                return
             if not path.startswith("/v1/"):
                 raise _error(404, "Service not found")
             status, doc, headers, user = self._api(method, path, query)
@@ -629,6 +647,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, doc, headers)
 
     # ---- token endpoint ---------------------------------------------------------------------------
+    def _authorize(self, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        """The consent page, approved at once by the demo user: 302 to the redirect URI with a one-time code."""
+        q = {k: v[-1] for k, v in query.items()}
+        w = self.world
+        if q.get("client_id") != w.client_id:
+            return 400, {"error": "invalid_client", "error_description": "Invalid client"}, {}
+        redirect = q.get("redirect_uri") or ""
+        if not redirect.startswith(("http://", "https://")):
+            return 400, {"error": "invalid_request", "error_description": "Invalid redirect URI"}, {}
+        if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+            return 400, {"error": "invalid_request", "error_description": "code + S256 code_challenge required"}, {}
+        code = secrets.token_urlsafe(24)
+        with w.lock:
+            w.auth_codes[code] = {
+                "client_id": w.client_id,
+                "redirect_uri": redirect,
+                "code_challenge": q["code_challenge"],
+            }
+        answer = {"code": code, **({"state": q["state"]} if "state" in q else {})}
+        sep = "&" if "?" in redirect else "?"
+        return 302, None, {"Location": f"{redirect}{sep}{urlencode(answer)}"}
+
     def _token(self, body: bytes) -> tuple[int, dict[str, Any]]:
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
@@ -639,16 +679,39 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 return 400, {"error": "invalid_client", "error_description": "Invalid client"}
         w = self.world
-        if client_id != w.client_id or client_secret != w.client_secret:
-            return 400, {"error": "invalid_client", "error_description": "Invalid client secret"}
         grant = form.get("grant_type")
+        public_pkce = grant == "authorization_code" and client_secret is None and "code_verifier" in form
+        if client_id != w.client_id or (client_secret != w.client_secret and not public_pkce):
+            return 400, {"error": "invalid_client", "error_description": "Invalid client secret"}
         if grant == "client_credentials":
             return 200, w.issue_token(None)
         if grant == "refresh_token":
-            if form.get("refresh_token") != w.refresh_token:
+            token = form.get("refresh_token")
+            if token in w.revoked_refresh_tokens:
+                return 400, {"error": "invalid_grant", "error_description": "Refresh token revoked"}
+            if token != w.refresh_token and token not in w.issued_refresh_tokens:
                 return 400, {"error": "invalid_grant", "error_description": "Invalid refresh token"}
             return 200, w.issue_token(DEMO_USER)
+        if grant == "authorization_code":
+            return self._code_grant(form)
         return 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant!r}"}
+
+    def _code_grant(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        w = self.world
+        with w.lock:
+            issued = w.auth_codes.pop(form.get("code") or "", None)  # a code is good once
+        if issued is None:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid authorization code"}
+        if form.get("redirect_uri") != issued["redirect_uri"]:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid redirect URI"}
+        verifier = form.get("code_verifier") or ""
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if not verifier or challenge != issued["code_challenge"]:
+            return 400, {"error": "invalid_grant", "error_description": "code_verifier was incorrect"}
+        refresh = secrets.token_urlsafe(32)
+        with w.lock:
+            w.issued_refresh_tokens.add(refresh)
+        return 200, {**w.issue_token(DEMO_USER), "refresh_token": refresh}
 
     # ---- Web API ----------------------------------------------------------------------------------
     def _api(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str], str | None]:
@@ -663,7 +726,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Reply(
                     429,
                     {"error": {"status": 429, "message": "API rate limit exceeded"}},
-                    {"Retry-After": str(fault.retry_after)},
+                    {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)},
                 )
             if fault.kind == "5xx":
                 raise _error(fault.status, "Service unavailable" if fault.status == 503 else "Server error")
@@ -866,6 +929,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._send(200, {"ok": True})
             return
+        if method == "POST" and path == "/_admin/revoke-refresh-token":
+            token = json.loads(body or b"{}").get("refresh_token") or w.refresh_token
+            with w.lock:
+                w.revoked_refresh_tokens.add(token)
+            self._send(200, {"ok": True})
+            return
         match = re.fullmatch(r"/_admin/playlists/([^/]+)/modify", path)
         if method == "POST" and match and match.group(1) in w.playlists:
             modify_playlist(w, match.group(1))
@@ -917,9 +986,9 @@ def apply_fault_spec(world: SpotifyWorld, spec: dict[str, Any]) -> None:
             world.quota_after, world.latency_s = None, 0.0
         if "inject_429" in spec:
             f = spec["inject_429"]
-            world.faults.append(
-                Fault("429", int(f.get("count", 1)), f.get("path", "/v1/"), retry_after=int(f.get("retry_after", 1)))
-            )
+            raw = f.get("retry_after", 1)
+            retry_after = raw if raw is None or isinstance(raw, str) else int(raw)
+            world.faults.append(Fault("429", int(f.get("count", 1)), f.get("path", "/v1/"), retry_after=retry_after))
         if "inject_5xx" in spec:
             f = spec["inject_5xx"]
             world.faults.append(
@@ -1048,8 +1117,11 @@ class FakeSpotify:
         return env
 
     # faults
-    def inject_429(self, count: int = 1, retry_after: int = 1, path: str = "/v1/") -> None:
-        """The next ``count`` API requests (under ``path``) answer 429 with ``Retry-After: retry_after``."""
+    def inject_429(self, count: int = 1, retry_after: int | str | None = 1, path: str = "/v1/") -> None:
+        """The next ``count`` API requests (under ``path``) answer 429 with ``Retry-After: retry_after``.
+
+        A string is sent verbatim (an HTTP-date, or garbage such as ``1e12``); None sends no ``Retry-After``.
+        """
         apply_fault_spec(self.world, {"inject_429": {"count": count, "retry_after": retry_after, "path": path}})
 
     def inject_5xx(self, count: int = 1, status: int = 503, path: str = "/v1/") -> None:
@@ -1070,6 +1142,15 @@ class FakeSpotify:
 
     def clear_faults(self) -> None:
         apply_fault_spec(self.world, {"clear": True})
+
+    def revoke_refresh_token(self, token: str | None = None) -> None:
+        """The token endpoint answers ``invalid_grant`` for this refresh token from now on (default: the demo's)."""
+        with self.world.lock:
+            self.world.revoked_refresh_tokens.add(token or self.world.refresh_token)
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.base_url}/authorize"
 
     # request log
     @property

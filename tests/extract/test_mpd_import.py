@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from musiclake import landing, storage
-from musiclake_extract.mpd_import import MpdOptions, list_slices, run_mpd, validate_slice
+from musiclake_extract import cli
+from musiclake_extract.mpd_import import CheckpointConflict, MpdOptions, list_slices, run_mpd, validate_slice
 from musiclake_sim.catalog import generate_catalog, write_mpd_slices
 
 
@@ -39,7 +40,9 @@ def test_valid_slices_land_verbatim_and_malformed_ones_are_reported(mpd_dir, tmp
     root = str(tmp_path / "landing")
     result = run_mpd(MpdOptions(source=str(mpd_dir), landing=root))
 
-    assert result.status == "complete" and result.exit_code == 0
+    assert result.status == "complete" and result.exit_code == 4  # complete, but two slices were rejected
+    assert result.rejected == 2 and "2 slice(s)" in result.message
+    assert result.summary["files_ignored"] == ["notes.txt"]
     records = _records(root)
     assert len(records) == 120 == result.summary["playlists"]
     assert sorted(int(r["key"]) for r in records) == list(range(120))
@@ -76,21 +79,8 @@ def test_reimport_lands_nothing_new_and_a_new_slice_lands_alone(mpd_dir, tmp_pat
 def test_a_killed_import_resumes_with_the_next_slice(mpd_dir, tmp_path, monkeypatch):
     root = str(tmp_path / "landing")
 
-    class Crash(BaseException):
-        pass
-
-    real_put = storage.put_bytes
-    parts = {"n": 0}
-
-    def put(uri, data, *, overwrite=False):
-        if uri.endswith(".jsonl.gz"):
-            parts["n"] += 1
-            if parts["n"] == 2:
-                raise Crash()
-        real_put(uri, data, overwrite=overwrite)
-
-    monkeypatch.setattr(storage, "put_bytes", put)
-    with pytest.raises(Crash):
+    _kill_on_second_part(monkeypatch)
+    with pytest.raises(_Crash):
         run_mpd(MpdOptions(source=str(mpd_dir), landing=root))
     monkeypatch.undo()
 
@@ -140,3 +130,103 @@ def test_validate_slice_names_the_problem(doc, reason):
 def test_validate_slice_accepts_generated_slices(tmp_path):
     (path,) = write_mpd_slices(generate_catalog(1, 30, 200), tmp_path)
     assert validate_slice(json.loads(path.read_text())) is None
+
+
+class _Crash(BaseException):
+    """Stands for SIGKILL: nothing in the importer catches it."""
+
+
+def _kill_on_second_part(monkeypatch):
+    real_put = storage.put_bytes
+    parts = {"n": 0}
+
+    def put(uri, data, *, overwrite=False):
+        if uri.endswith(".jsonl.gz"):
+            parts["n"] += 1
+            if parts["n"] == 2:
+                raise _Crash()
+        real_put(uri, data, overwrite=overwrite)
+
+    monkeypatch.setattr(storage, "put_bytes", put)
+
+
+def test_an_interrupted_import_of_one_source_is_not_resumed_by_another(tmp_path, monkeypatch, capsys):
+    root = str(tmp_path / "landing")
+    write_mpd_slices(generate_catalog(1, 120, 600), tmp_path / "a", playlists_per_slice=40)
+    write_mpd_slices(generate_catalog(2, 40, 300), tmp_path / "b", playlists_per_slice=40)
+    _kill_on_second_part(monkeypatch)
+    with pytest.raises(_Crash):
+        run_mpd(MpdOptions(source=str(tmp_path / "a"), landing=root))
+    monkeypatch.undo()
+    checkpoint = landing.checkpoint_uri(root, "mpd", "run")
+    before = storage.get_bytes(checkpoint)
+
+    with pytest.raises(CheckpointConflict) as refused:
+        run_mpd(MpdOptions(source=str(tmp_path / "b"), landing=root))
+    message = str(refused.value)
+    assert str(tmp_path / "a") in message and checkpoint in message
+    assert f"musiclake-extract mpd --source {tmp_path / 'a'} --landing {root}" in message
+    assert storage.get_bytes(checkpoint) == before  # untouched: A still resumes as it was
+    assert cli.main(["mpd", "--source", str(tmp_path / "b"), "--landing", root]) == 2
+    assert "interrupted import of" in capsys.readouterr().err
+    assert landing.complete_runs(root, "mpd") == []
+
+    finished = run_mpd(MpdOptions(source=str(tmp_path / "a") + "/", landing=root))  # same source, spelled with /
+    assert finished.exit_code == 0 and finished.summary["attempts"] == 2 and finished.summary["playlists"] == 120
+    b = run_mpd(MpdOptions(source=str(tmp_path / "b"), landing=root))
+    assert b.exit_code == 0 and b.summary["source"] == str(tmp_path / "b") and b.summary["playlists"] == 40
+    assert len({r["key"] for r in _records(root)}) == 120  # B's pids 0..39 are A's too: both landed, per run
+    assert [m.summary["playlists"] for m in landing.complete_runs(root, "mpd")] == [120, 40]
+
+
+def test_gzipped_slices_land_and_a_truncated_one_is_rejected_with_its_reason(tmp_path):
+    import gzip
+
+    src = tmp_path / "mpd"
+    write_mpd_slices(generate_catalog(3, 80, 400), src, playlists_per_slice=40)
+    whole = (src / "mpd.slice.0-39.json").read_bytes()
+    (src / "mpd.slice.0-39.json").unlink()
+    (src / "mpd.slice.0-39.json.gz").write_bytes(gzip.compress(whole))
+    packed = gzip.compress((src / "mpd.slice.40-79.json").read_bytes())
+    (src / "mpd.slice.40-79.json").unlink()
+    (src / "mpd.slice.40-79.json.gz").write_bytes(packed[: len(packed) // 2])  # an interrupted download
+    root = str(tmp_path / "landing")
+
+    result = run_mpd(MpdOptions(source=str(src), landing=root))
+
+    assert result.exit_code == 4
+    assert [s["name"] for s in result.summary["slices_landed"]] == ["mpd.slice.0-39.json.gz"]
+    (rejected,) = result.summary["slices_rejected"]
+    assert rejected["name"] == "mpd.slice.40-79.json.gz" and "truncated or corrupt gzip" in rejected["reason"]
+    assert len(_records(root)) == 40
+    # the same content uncompressed is recognised as landed
+    (src / "more").mkdir()
+    (src / "more" / "mpd.slice.0-39.json").write_bytes(whole)
+    again = run_mpd(MpdOptions(source=str(src / "more"), landing=root))
+    assert again.exit_code == 0 and [s["name"] for s in again.summary["slices_skipped"]] == ["mpd.slice.0-39.json"]
+
+
+def test_a_playlist_over_max_record_bytes_is_rejected_not_landed(tmp_path, capsys):
+    src = tmp_path / "mpd"
+    (path,) = write_mpd_slices(generate_catalog(4, 30, 200), src)
+    doc = json.loads(path.read_text())
+    huge = doc["playlists"][7]
+    track = huge["tracks"][0]
+    copies = landing.MAX_RECORD_BYTES // len(json.dumps(track, separators=(",", ":"))) + 1000
+    huge["tracks"] = [{**track, "pos": i} for i in range(copies)]
+    huge["num_tracks"] = len(huge["tracks"])
+    path.write_text(json.dumps(doc))
+    root = str(tmp_path / "landing")
+
+    code = cli.main(["mpd", "--source", str(src), "--landing", root])
+
+    out = capsys.readouterr().out
+    assert code == 4
+    assert "records rejected (not landed) 1" in out and "record over MAX_RECORD_BYTES" in out
+    (manifest,) = landing.complete_runs(root, "mpd")
+    (rejected,) = manifest.summary["records_rejected"]
+    assert rejected["key"] == str(huge["pid"]) and rejected["bytes"] > landing.MAX_RECORD_BYTES
+    assert rejected["slice"] == path.name
+    keys = {r["key"] for r in _records(root)}
+    assert len(keys) == 29 and str(huge["pid"]) not in keys
+    assert manifest.summary["slices_landed"][0]["playlists"] == 29

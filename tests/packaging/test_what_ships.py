@@ -191,7 +191,7 @@ def test_the_extractor_cli_offers_no_simulator_and_musiclake_no_deploy_command()
         (sub,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
         return set(sub.choices)
 
-    assert commands(extract_cli.build_parser()) == {"api", "mpd"}
+    assert commands(extract_cli.build_parser()) == {"api", "login", "mpd"}
     assert not {"deploy", "integration-run"} & commands(musiclake_cli.build_parser())
     assert not [m for m in musiclake_cli.SUBCOMMANDS if "deploy" in m]
 
