@@ -20,5 +20,5 @@ docker run --rm -i \
   --workdir /home/hadoop/workspace \
   -e MUSICLAKE_JARS_DIR=/home/hadoop/jars -e MUSICLAKE_RUNTIME=local -e DISABLE_SSL=true \
   -e MUSICLAKE_DEPLOY_TOOLS=skip -e MUSICLAKE_BROWSER_TESTS=skip \
-  "$IMAGE" -c "python3 -m pip install --user --quiet -e '.[extract,dev,query,report]' -e sim -e deploy 'AWSGlueDataplanePython==5.1.0' \
+  "$IMAGE" -c "python3 -m pip install --user --quiet -e '.[extract,dev,query,report,serve]' -e sim -e deploy 'AWSGlueDataplanePython==5.1.0' \
     && python3 -m pytest --junitxml=test-reports/junit.xml $*"

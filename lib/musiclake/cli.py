@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import musiclake
 from musiclake.runtime import musiclake_home
 
-SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.inspect_lake",
+SUBCOMMANDS: tuple[str, ...] = ("musiclake.recommend.command", "musiclake.serve.command",
                                  "musiclake.query.command", "musiclake.report.command")
 
 

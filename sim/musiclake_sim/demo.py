@@ -6,7 +6,8 @@
 3. the Glue jobs, each started exactly as Glue starts it (`python glue_jobs/v1/<job>.py --JOB_NAME ...`):
    raw_to_curated -> build_interactions -> train_als;
 4. table counts, and sample recommendations (`musiclake recommend`) for a known playlist and for a new one;
-5. the HTML report of the lake (`musiclake report`), whose path is printed last.
+5. the HTML report of the lake (`musiclake report`);
+6. the HTTP API (`musiclake serve`) started on a free loopback port, asked once, and stopped.
 
 Everything lives under ``$MUSICLAKE_HOME/demo`` (default ``.musiclake/demo``). Running the demo again is
 idempotent: nothing new is landed, the ETL jobs find no new runs and skip.
@@ -15,11 +16,15 @@ idempotent: nothing new is landed, the ETL jobs find no new runs and skip.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from musiclake.runtime import musiclake_home
@@ -40,6 +45,49 @@ def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
     if result.returncode != 0:
         raise SystemExit(f"demo step failed (exit {result.returncode}): {' '.join(argv[:2])}; see the output above")
     print(f"   ({time.monotonic() - started:.0f}s)", flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _serve_once(lake: Path, env: dict[str, str], path: str, timeout_s: float = 120.0) -> None:
+    """Start ``musiclake serve`` on a free loopback port, wait for /healthz, print one answer, stop it."""
+    port = _free_port()
+    argv = [str(BIN / "musiclake"), "serve", "--lake_path", str(lake), "--port", str(port), "--no_access_log"]
+    print("$ " + " ".join(shlex.quote(a) for a in argv), flush=True)
+    server = subprocess.Popen(argv, env={**os.environ, **env}, cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"demo step failed: musiclake serve exited with {server.returncode}; see above")
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as health:
+                    if health.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"demo step failed: musiclake serve did not answer /healthz in {timeout_s:.0f}s")
+            time.sleep(0.3)
+        print(f"$ curl -s '{base}{path}'", flush=True)
+        with urllib.request.urlopen(f"{base}{path}", timeout=10) as answer:
+            body = json.load(answer)
+        for track in body.get("tracks", [])[:5]:
+            print(f"   {track['rank']:>2}  {track.get('track_name') or '?':<40} {track.get('artist_name') or '?':<28}"
+                  f" {track['score']:.4f}")
+        print(f"   ({len(body.get('tracks', []))} tracks from model v={body.get('model_version')}; "
+              f"full answer: curl -s '{base}{path}')", flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     report_dir = demo / "report"
     _step("the HTML report: the analytics queries (lib/musiclake/sql) charted, no Spark")
     _run([str(BIN / "musiclake"), "report", "--lake_path", str(lake), "--out", str(report_dir)], env=env)
+    _step("the HTTP API: musiclake serve (FastAPI on uvicorn, no Spark), one request, then stopped")
+    _serve_once(lake, env, "/v1/playlists/mpd:0/recommendations?k=10")
     print(f"\ndemo finished in {time.monotonic() - total:.0f}s; lake: {lake}; landing zone: {landing}")
     print(f"report: {report_dir / 'report.html'}")
     return 0

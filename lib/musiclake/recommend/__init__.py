@@ -13,5 +13,6 @@ tables are in :mod:`musiclake.schemas`, the id maps in :mod:`musiclake.transform
 * :mod:`~musiclake.recommend.metrics`  - P@K, R@K, NDCG@K, MAP@K and the RecSys Challenge 2018 metrics;
 * :mod:`~musiclake.recommend.similar`  - similar tracks by cosine similarity of the item factors;
 * :mod:`~musiclake.recommend.foldin`   - a new playlist's factors from seed tracks, without retraining;
-* :mod:`~musiclake.recommend.serve` and :mod:`~musiclake.recommend.command` - ``musiclake recommend``.
+* :mod:`~musiclake.recommend.serve`    - the Spark path of an answer (the reference of :mod:`musiclake.serve`);
+  :mod:`~musiclake.recommend.command` - the ``musiclake recommend`` parser.
 """

@@ -11,16 +11,10 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
+
+from musiclake.serve.command import positive, run_recommend
 
 NAME = "recommend"
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -38,25 +32,6 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "--tracks", metavar="ID,ID,...",
         help="seed tracks of a new playlist: Spotify track ids, spotify:track: URIs or open.spotify.com links",
     )
-    parser.add_argument("--k", type=_positive, default=20, help="number of tracks (default: %(default)s)")
+    parser.add_argument("--k", type=positive, default=20, help="number of tracks (default: %(default)s)")
     parser.add_argument("--model", metavar="URI", help="a model folder models/als/v=... (default: the latest)")
-    parser.set_defaults(handler=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Open the model, serve the list, print it with track names and artists."""
-    from musiclake import runtime
-    from musiclake.recommend import serve
-
-    spark = runtime.local_spark_session(app_name="musiclake-recommend")
-    try:
-        model = serve.open_model(spark, args.lake_path, args.model)
-    except FileNotFoundError as exc:
-        print(f"musiclake recommend: {exc}", file=sys.stderr)
-        return 1
-    if args.playlist is not None:
-        served = serve.for_playlist(model, args.playlist, args.k)
-    else:
-        served = serve.for_tracks(model, serve.parse_track_ids(args.tracks), args.k)
-    print(serve.format_served(serve.with_names(model, served)))
-    return 0
+    parser.set_defaults(handler=run_recommend)  # the read path: numpy and delta-rs, no JVM

@@ -7,7 +7,8 @@ Spark's implicit ALS computes a playlist's factors ``x`` from the item factors `
 over the playlist's tracks ``S`` with weights ``w_i > 0`` (``n_S = |S|``, ``lambda`` = regParam). Playlists are
 solved last in every ALS iteration, so solving this for a trained playlist's own tracks gives back its trained
 factors. ``Y^T Y`` is precomputed at training time (:func:`musiclake.recommend.fit.item_gram`); the solve needs
-only the seed tracks' factors, which are few by construction, so it runs with numpy on the driver.
+only the seed tracks' factors, which are few by construction, so it runs with numpy on the driver: :func:`fold_in`
+is :func:`musiclake.serve.scoring.fold_in`, shared with the JVM-free read path.
 """
 
 from __future__ import annotations
@@ -19,35 +20,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from musiclake.schemas import RANK, SCORE, TRACK_IDX
-
-
-def fold_in(
-    seed_factors: np.ndarray, weights: np.ndarray, gram: np.ndarray, reg_param: float, alpha: float
-) -> np.ndarray:
-    """Solve the implicit-ALS normal equation for one new playlist.
-
-    Parameters
-    ----------
-    seed_factors
-        ``(n, rank)`` item factors of the seed tracks.
-    weights
-        ``(n,)`` weights of the seed tracks (1 for a track listed once).
-    gram
-        ``(rank, rank)`` ``Y^T Y`` over all item factors.
-    reg_param, alpha
-        The model's ``regParam`` and ``alpha``.
-
-    Returns
-    -------
-    The playlist's ``(rank,)`` factor vector.
-    """
-    factors = np.asarray(seed_factors, dtype=np.float64).reshape(-1, gram.shape[0])
-    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
-    confidence_extra = alpha * np.abs(weights)
-    positive = weights > 0
-    lhs = gram + (factors.T * confidence_extra) @ factors + reg_param * positive.sum() * np.eye(gram.shape[0])
-    rhs = factors[positive].T @ (1.0 + confidence_extra[positive])
-    return np.linalg.solve(lhs, rhs)
+from musiclake.serve.scoring import fold_in  # noqa: F401 - the one implementation (numpy only), used here too
 
 
 def collect_seed_factors(item_factors: DataFrame, track_indices: Sequence[int]) -> dict[int, np.ndarray]:

@@ -4,15 +4,16 @@
 * Seed tracks are folded into the model's item factors (:mod:`~musiclake.recommend.foldin`): no retraining.
 * An unknown playlist, or seeds none of which the model knows, get the most popular tracks - and are told so.
 
-Everything collected to the driver here is at most ``k`` rows or one playlist's seed tracks.
+Everything collected to the driver here is at most ``k`` rows or one playlist's seed tracks. This is the Spark
+path, the reference that the JVM-free read path :mod:`musiclake.serve` (what ``musiclake recommend`` and the HTTP
+API use) is tested against; both answer in :mod:`musiclake.serve.answer`'s types.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -24,29 +25,7 @@ from pyspark.sql import functions as F
 from musiclake import schemas, storage
 from musiclake.recommend import foldin, store
 from musiclake.schemas import PLAYLIST_ID, RANK, SCORE, TRACK_ID, TRACK_IDX, TableSpec
-
-_TRACK_REFERENCE = re.compile(r"(?:spotify:track:|open\.spotify\.com/track/)([0-9A-Za-z]+)")
-
-
-@dataclass(frozen=True)
-class Recommended:
-    """One recommended track, with its name and artist when the lake's ``tracks`` table has them."""
-
-    rank: int
-    track_id: str
-    score: float
-    track_name: str | None = None
-    artist_name: str | None = None
-
-
-@dataclass(frozen=True)
-class Served:
-    """A served list and how it was made (``als``, ``fold-in`` or ``popularity``)."""
-
-    source: str
-    title: str
-    tracks: list[Recommended]
-    notes: list[str] = field(default_factory=list)
+from musiclake.serve.answer import Recommended, Served, format_served, parse_track_ids  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -82,12 +61,6 @@ def open_model(spark: SparkSession, lake_path: str, model_path: str | None = Non
     """Open ``model_path``, or the latest model trained under ``lake_path``."""
     path = model_path or store.latest_model_path(lake_path)
     return ServingModel(spark, lake_path, path, store.load_metadata(path))
-
-
-def parse_track_ids(text: str) -> list[str]:
-    """Track ids from a comma-separated list of ids, ``spotify:track:<id>`` URIs or open.spotify.com links."""
-    entries = [part.strip() for part in text.split(",") if part.strip()]
-    return [(match.group(1) if (match := _TRACK_REFERENCE.search(e)) else e) for e in entries]
 
 
 def _popular(model: ServingModel, k: int, exclude: Sequence[str] = ()) -> list[Recommended]:
@@ -192,16 +165,3 @@ def with_names(model: ServingModel, served: Served) -> Served:
         Recommended(t.rank, t.track_id, t.score, *names.get(t.track_id, (None, None))) for t in served.tracks
     ]
     return Served(served.source, served.title, named, served.notes)
-
-
-def format_served(served: Served) -> str:
-    """The list as the CLI prints it: rank, track, artist, score, track id."""
-    width = max([len(t.track_name or "") for t in served.tracks] + [5])
-    width = min(width, 48)
-    lines = [served.title, *[f"  note: {note}" for note in served.notes]]
-    lines.append(f"  {'#':>3}  {'track':<{width}}  {'artist':<28}  {'score':>9}  track_id")
-    for t in served.tracks:
-        name = (t.track_name or "?")[:width]
-        artist = (t.artist_name or "?")[:28]
-        lines.append(f"  {t.rank:>3}  {name:<{width}}  {artist:<28}  {t.score:>9.4g}  {t.track_id}")
-    return "\n".join(lines)
