@@ -63,6 +63,7 @@ lint-deploy: tools
 	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download -d deploy/cloudformation --framework cloudformation
 	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download -d docker --framework dockerfile
 	$(TOOLS_VENV)/bin/hadolint docker/extractor/Dockerfile
+	$(TOOLS_VENV)/bin/hadolint docker/serving/Dockerfile
 
 # Benchmarks (bench/): not part of `make test`. Each script prints its figures and appends them to BENCHMARKS.md.
 BENCH_SIZES ?= 1000,10000

@@ -40,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     env = os.environ
     deploy = subparsers.add_parser(
         "deploy", parents=[common], help="deploy a stage's CloudFormation stacks (prints the plan first)",
-        description="Deploy deploy/cloudformation/{storage,extractor,glue,monitoring}.yaml as stacks "
+        description="Deploy deploy/cloudformation/{storage,extractor,glue,serving,monitoring}.yaml as stacks "
                     "<project>-<stage>-<name> with change sets, uploading the release (wheel, job scripts) "
-                    "after the storage stack. Prints the plan and each change set, asks before executing.",
+                    "after the storage stack. Prints the plan and each change set, asks before executing. "
+                    "Every role carries the permissions boundary of the pipeline stack: deploy it first.",
     )
     deploy.add_argument("--stage", help="environment name, e.g. dev or prod (required unless --pipeline)")
     deploy.add_argument("--project", default="musiclake", help="resource name prefix (default: %(default)s)")
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="deploy pipeline.yaml (CodePipeline, ECR repository) instead of the stage stacks; "
                              "give its parameters with --param pipeline.Name=value")
     deploy.add_argument("--image-uri", default=env.get("IMAGE_URI"), help="extractor image in ECR ($IMAGE_URI)")
+    deploy.add_argument("--serving-image-uri", default=env.get("SERVING_IMAGE_URI"),
+                        help="serving (recommendations API) image in ECR ($SERVING_IMAGE_URI)")
     deploy.add_argument("--repository-arn", default=env.get("EXTRACTOR_REPOSITORY_ARN"),
                         help="its ECR repository ARN (default: derived from --image-uri)")
     deploy.add_argument("--spotify-secret-arn", default=env.get("SPOTIFY_SECRET_ARN"),

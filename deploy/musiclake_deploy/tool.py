@@ -3,10 +3,12 @@
 ``musiclake-deploy --stage dev`` deploys, in order, the stacks in ``deploy/cloudformation/``: ``storage`` (KMS key,
 buckets), the release upload (the wheel from ``make wheel`` and ``glue_jobs/v1/*.py`` to
 ``s3://<artifacts>/releases/<release>/``), ``extractor`` (Lambda + ECS, needs an image), ``glue`` (database, jobs,
-crawler, workflows) and ``monitoring`` (Athena workgroup, alarms, dashboard). It first prints the plan (stacks,
+crawler, workflows), ``serving`` (the recommendations API as a Lambda function behind an IAM-authenticated function
+URL, needs an image) and ``monitoring`` (Athena workgroup, alarms, dashboard). It first prints the plan (stacks,
 parameters, resources by type read from the templates), then for each stack creates a CloudFormation change set,
 prints its changes and asks before executing it (``--yes`` skips the question; ``--plan`` prints the plan and
-stops without touching AWS). ``--pipeline`` deploys ``pipeline.yaml`` (CodePipeline) instead.
+stops without touching AWS). ``--pipeline`` deploys ``pipeline.yaml`` (CodePipeline) instead; it also holds the
+permissions boundary every role of the stage stacks carries, so it is deployed first, once, by an administrator.
 
 ``musiclake-deploy integration-run --stage dev`` waits for the ETL workflow run started by newly landed data and
 then runs ``train_als`` once; it exits non-zero when a job fails (the pipeline's integration stage).
@@ -16,7 +18,8 @@ this package was built with when the file is absent), its wheel ``dist/musiclake
 This module does not import ``musiclake``: the deploy tool and the Glue wheel are separate distributions.
 The argument parser is in :mod:`musiclake_deploy.cli`.
 
-Environment (read at the edge, in the parser): ``IMAGE_URI``, ``EXTRACTOR_REPOSITORY_ARN``, ``SPOTIFY_SECRET_ARN``,
+Environment (read at the edge, in the parser): ``IMAGE_URI``, ``EXTRACTOR_REPOSITORY_ARN``, ``SERVING_IMAGE_URI``,
+``SPOTIFY_SECRET_ARN``,
 ``CFN_EXECUTION_ROLE_ARN``, ``RELEASE_ID``, ``ALARM_EMAIL`` are the defaults of the matching options (CodeBuild sets
 them); the AWS account and region come from the usual boto3 configuration.
 """
@@ -38,7 +41,8 @@ from typing import Any
 from musiclake_deploy import __version__
 
 TEMPLATES_DIR = Path("deploy") / "cloudformation"
-STAGE_STACKS: tuple[str, ...] = ("storage", "extractor", "glue", "monitoring")
+# Deployment order: every stack imports the storage stack's exports; monitoring comes last and alarms on all of them.
+STAGE_STACKS: tuple[str, ...] = ("storage", "extractor", "glue", "serving", "monitoring")
 PIPELINE_STACK = "pipeline"
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
 MAX_TEMPLATE_BODY = 51_200  # bytes CloudFormation accepts inline
@@ -159,11 +163,11 @@ def find_release(root: Path, version: str, release_id: str) -> Release:
     return Release(version, release_id, wheel, scripts)
 
 
-def repository_arn_from_image(image_uri: str, partition: str = "aws") -> str:
+def repository_arn_from_image(image_uri: str, partition: str = "aws", option: str = "--image-uri") -> str:
     """The ECR repository ARN of an image URI (``acct.dkr.ecr.region.amazonaws.com/repo:tag``)."""
     m = _IMAGE_URI.match(image_uri)
     if not m:
-        raise DeployError(f"--image-uri {image_uri!r} is not an ECR image URI "
+        raise DeployError(f"{option} {image_uri!r} is not an ECR image URI "
                           "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)")
     return f"arn:{partition}:ecr:{m['region']}:{m['account']}:repository/{m['repo']}"
 
@@ -201,6 +205,13 @@ def plan_stage(args: argparse.Namespace, templates: Path, release: Release | Non
             else:
                 params.update(ExtractorImageUri=args.image_uri, SpotifySecretArn=args.spotify_secret_arn,
                               ExtractorRepositoryArn=args.repository_arn or repository_arn_from_image(args.image_uri))
+        elif key == "serving":
+            if not getattr(args, "serving_image_uri", None):
+                skipped = ("needs --serving-image-uri (the serving image pushed to ECR by the pipeline's build, or "
+                           "docker build -f docker/serving/Dockerfile . && docker push)")
+            else:
+                repository_arn_from_image(args.serving_image_uri, option="--serving-image-uri")  # an ECR image
+                params["ServingImageUri"] = args.serving_image_uri
         elif key == "glue":
             params.update(DatabaseName=f"{args.project}_{args.stage}".replace("-", "_"),
                           MusiclakeVersion=release.version if release else __version__,

@@ -17,7 +17,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "deploy" / "cloudformation"
-TEMPLATE_NAMES = ("storage", "extractor", "glue", "monitoring", "pipeline")
+TEMPLATE_NAMES = ("storage", "extractor", "glue", "serving", "monitoring", "pipeline")
+# The permissions boundary every role carries: created by pipeline.yaml, named by ARN in the stage stacks.
+BOUNDARY_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${Project}-permissions-boundary"
 
 
 def resources_of(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:

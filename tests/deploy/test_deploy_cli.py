@@ -22,6 +22,7 @@ from musiclake_deploy import __version__, cli, tool
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/musiclake/extractor:0.1.0-abc"
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:musiclake/spotify-AbCdEf"
+SERVING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/musiclake/serving:0.1.0-abc"
 
 
 @pytest.fixture()
@@ -45,11 +46,11 @@ def test_plan_lists_stacks_parameters_resources_and_the_release_without_calling_
     _no_aws(monkeypatch)
     rc = cli.main(["deploy", "--stage", "dev", "--plan", "--templates-dir", str(checkout / "deploy/cloudformation"),
                    "--release", "0.1.0-test", "--image-uri", IMAGE, "--spotify-secret-arn", SECRET,
-                   "--param", "glue.TrainNumberOfWorkers=8"])
+                   "--serving-image-uri", SERVING_IMAGE, "--param", "glue.TrainNumberOfWorkers=8"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "plan only: nothing is deployed" in out
-    order = [out.index(f"stack musiclake-dev-{s}") for s in ("storage", "extractor", "glue", "monitoring")]
+    order = [out.index(f"stack musiclake-dev-{s}") for s in ("storage", "extractor", "glue", "serving", "monitoring")]
     assert order == sorted(order)
     assert out.index("upload release 0.1.0-test") < order[2]  # the jobs' scripts are there before the jobs
     assert "releases/0.1.0-test/dist/musiclake-0.1.0-py3-none-any.whl" in out
@@ -57,11 +58,12 @@ def test_plan_lists_stacks_parameters_resources_and_the_release_without_calling_
     assert "3 AWS::Glue::Job" in out and "5 AWS::S3::Bucket" in out and "1 AWS::Lambda::Function" in out
     assert "DatabaseName=musiclake_dev" in out and "TrainNumberOfWorkers=8" in out
     assert "ExtractorRepositoryArn=arn:aws:ecr:us-east-1:123456789012:repository/musiclake/extractor" in out
+    assert f"ServingImageUri={SERVING_IMAGE}" in out and "1 AWS::Lambda::Url" in out
 
 
 def test_plan_without_an_image_skips_the_extractor_and_says_how_to_get_one(checkout, monkeypatch, capsys):
     _no_aws(monkeypatch)
-    for var in ("IMAGE_URI", "SPOTIFY_SECRET_ARN"):
+    for var in ("IMAGE_URI", "SPOTIFY_SECRET_ARN", "SERVING_IMAGE_URI"):
         monkeypatch.delenv(var, raising=False)
     rc = cli.main(["deploy", "--stage", "prod", "--dry-run", "--templates-dir",
                    str(checkout / "deploy/cloudformation")])
@@ -69,6 +71,8 @@ def test_plan_without_an_image_skips_the_extractor_and_says_how_to_get_one(check
     assert rc == 0
     assert "stack musiclake-prod-extractor" in out and "SKIPPED: needs --image-uri" in out
     assert "docker build -f docker/extractor/Dockerfile" in out and "--spotify-secret-arn" in out
+    assert "stack musiclake-prod-serving" in out and "SKIPPED: needs --serving-image-uri" in out
+    assert "docker build -f docker/serving/Dockerfile" in out
 
 
 def test_plan_of_the_pipeline_stack(checkout, monkeypatch, capsys):
@@ -105,9 +109,10 @@ def test_the_release_is_the_checkouts_version_and_job_scripts(checkout, monkeypa
 @pytest.mark.parametrize(("argv", "message"), [
     (["--param", "glue.Bad"], "expected STACK.Name=value"),
     (["--param", "nosuch.X=1"], "unknown stack"),
-    (["--only", "storage,nosuch"], "stacks are storage, extractor, glue, monitoring"),
+    (["--only", "storage,nosuch"], "stacks are storage, extractor, glue, serving, monitoring"),
     (["--stage", "Dev-1"], "use 2-8 lower-case letters or digits"),
     (["--image-uri", "docker.io/library/python:3", "--spotify-secret-arn", SECRET], "is not an ECR image URI"),
+    (["--serving-image-uri", "musiclake-serving:latest"], "--serving-image-uri 'musiclake-serving:latest' is not"),
 ])
 def test_bad_options_exit_2_with_what_to_do(checkout, monkeypatch, capsys, argv, message):
     _no_aws(monkeypatch)
@@ -238,7 +243,8 @@ class _FakeSession:
 def _stage_args(checkout: Path, **extra: Any) -> Any:
     parser = cli.build_parser()
     args = parser.parse_args(["deploy", "--stage", "dev", "--templates-dir", str(checkout / "deploy/cloudformation"),
-                              "--release", "0.1.0-fake", "--image-uri", IMAGE, "--spotify-secret-arn", SECRET])
+                              "--release", "0.1.0-fake", "--image-uri", IMAGE, "--spotify-secret-arn", SECRET,
+                              "--serving-image-uri", SERVING_IMAGE])
     for key, value in extra.items():
         setattr(args, key, value)
     return args
@@ -253,9 +259,13 @@ def test_whole_stage_deploys_in_order_with_role_capabilities_and_the_release(che
     assert [c["StackName"] for c in created] == [f"musiclake-dev-{s}" for s in tool.STAGE_STACKS]
     assert all(c["ChangeSetType"] == "CREATE" and c["Capabilities"] == ["CAPABILITY_NAMED_IAM"] for c in created)
     assert all(c["RoleARN"].endswith("role/musiclake-cloudformation-exec") for c in created)
+    # the execution role creates only KMS keys tagged project=<Project>: the stack tags give the storage key that tag
+    assert all({"Key": "project", "Value": "musiclake"} in c["Tags"] for c in created)
     glue = {p["ParameterKey"]: p["ParameterValue"] for p in created[2]["Parameters"]}
     assert glue == {"Project": "musiclake", "Stage": "dev", "DatabaseName": "musiclake_dev",
                     "MusiclakeVersion": __version__, "ReleasePrefix": "releases/0.1.0-fake"}
+    serving = {p["ParameterKey"]: p["ParameterValue"] for p in created[3]["Parameters"]}
+    assert serving == {"Project": "musiclake", "Stage": "dev", "ServingImageUri": SERVING_IMAGE}
     assert ("artifacts-bucket", "releases/0.1.0-fake/glue_jobs/v1/train_als.py") in session.uploads
     out = capsys.readouterr().out
     assert out.index("account 123456789012") < out.index("change set")  # the plan comes first

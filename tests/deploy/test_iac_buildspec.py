@@ -26,7 +26,8 @@ BUILDSPECS = [REPO / "buildspec.yml", REPO / "deploy" / "buildspec-deploy.yml",
               REPO / "deploy" / "buildspec-integration.yml"]
 ENV = {"STAGE": "dev", "PROJECT": "musiclake", "RELEASE_ID": "0.1.0-abcdef12", "SINCE": "1764000000",
        "LANDING": "s3://bucket/raw", "SAMPLE_PLAYLISTS": "20", "SAMPLE_TRACKS": "50", "CODEBUILD_BUILD_NUMBER": "7",
-       "IMAGE_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/musiclake/extractor:0.1.0-abcdef12"}
+       "IMAGE_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/musiclake/extractor:0.1.0-abcdef12",
+       "SERVING_IMAGE_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/musiclake/serving:0.1.0-abcdef12"}
 
 
 def _spec(path: Path) -> dict[str, Any]:
@@ -82,13 +83,19 @@ def test_main_buildspec_tests_in_the_glue_image_publishes_junit_and_builds_the_r
     commands = _commands(spec)
     assert "docker/glue/run-tests.sh" in " ".join(commands)
     assert any(c.startswith("make lint-deploy") for c in commands)
-    assert any("docker build -f docker/extractor/Dockerfile" in c for c in commands)
-    assert any(c.startswith('docker push "${IMAGE_URI}"') for c in commands)
+    for dockerfile, image, base in (("docker/extractor/Dockerfile", "IMAGE_URI", "EXTRACTOR_BASE_IMAGE"),
+                                    ("docker/serving/Dockerfile", "SERVING_IMAGE_URI", "SERVING_BASE_IMAGE")):
+        # each image on its base pinned by digest, resolved (and verified) by docker/extractor/base-image.sh
+        assert f'export {base}="$(docker/extractor/base-image.sh {dockerfile})"' in commands
+        (build,) = [c for c in commands if c.startswith(f"docker build -f {dockerfile} ")]
+        assert f'--build-arg "PYTHON_IMAGE=${{{base}}}"' in build and f'-t "${{{image}}}"' in build
+        assert commands.index(f'export {base}="$(docker/extractor/base-image.sh {dockerfile})"') < commands.index(build)
+        assert f'docker push "${{{image}}}"' in commands
     assert any("pip wheel" in c and "--wheel-dir dist" in c for c in commands)
     (report,) = spec["reports"].values()
     assert report["file-format"] == "JUNITXML" and report["files"] == ["test-reports/junit.xml"]
     assert "--junitxml=test-reports/junit.xml" in (REPO / "docker" / "glue" / "run-tests.sh").read_text()
-    assert set(spec["env"]["exported-variables"]) == {"IMAGE_URI", "RELEASE_ID"}
+    assert set(spec["env"]["exported-variables"]) == {"IMAGE_URI", "SERVING_IMAGE_URI", "RELEASE_ID"}
     # the deploy stages install the deploy tool and the simulator from the bundle's sources, with the constraints
     assert {"dist/*.whl", "glue_jobs/**/*.py", "deploy/**/*", "sim/**/*", "requirements/constraints.txt",
             "lib/musiclake/VERSION"} <= set(spec["artifacts"]["files"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import importlib
 import json
 import re
@@ -11,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from iac_helpers import REPO, TEMPLATES, resources_of
+from iac_helpers import BOUNDARY_ARN, REPO, TEMPLATES, resources_of
 
 from musiclake import landing, runtime
 from musiclake.options import JobOptions
@@ -26,9 +27,11 @@ ALLOWED_STAR_RESOURCE = {
     ("storage", "DataKey", "AccountAdministersKeyThroughIam"): "key policy: '*' is this key; IAM decides who uses it",
     ("storage", "DataKey", "CloudWatchLogsEncryptsLogGroups"): "key policy: '*' is this key; scoped by log ARN",
     ("storage", "DataKey", "EventsAndAlarmsPublishToEncryptedTopics"): "key policy: '*' is this key; own account",
+    ("storage", "DataKey", "CloudFormationAdministersAndUsesThisKey"): "key policy: '*' is this key; named actions",
     ("pipeline", "PipelineKey", "AccountAdministersKeyThroughIam"): "key policy: '*' is this key",
     ("pipeline", "PipelineKey", "CloudWatchLogsEncryptsLogGroups"): "key policy: '*' is this key; scoped by log ARN",
     ("extractor", "LambdaRole", "XRayTracesHaveNoResourceLevelPermissions"): "xray:PutTraceSegments has none",
+    ("serving", "FunctionRole", "XRayTracesHaveNoResourceLevelPermissions"): "xray:PutTraceSegments has none",
     ("extractor", "TaskExecutionRole", "EcrAuthTokenHasNoResourceLevelPermissions"): "ecr:GetAuthorizationToken",
     ("pipeline", "BuildRole", "EcrAuthTokenHasNoResourceLevelPermissions"): "ecr:GetAuthorizationToken has none",
     ("glue", "JobRole", "GlueMetricsHaveNoResourceLevelPermissions"): "cloudwatch:PutMetricData (namespace Glue)",
@@ -36,16 +39,25 @@ ALLOWED_STAR_RESOURCE = {
     ("pipeline", "CloudFormationExecutionRole", "GlueSecurityConfigurationsHaveNoResourceLevelPermissions"):
         "glue:*SecurityConfiguration have no resource-level permissions",
     ("pipeline", "CloudFormationExecutionRole", "ServiceActionsWithoutResourceLevelPermissions"):
-        "kms:CreateKey, ecs:CreateCluster, ecs:RegisterTaskDefinition and the Describe/List calls have none",
+        "ecs:CreateCluster, ecs:RegisterTaskDefinition and the Describe/List calls have none",
+    ("pipeline", "CloudFormationExecutionRole", "CreateKeysHaveNoResourceLevelPermissions"):
+        "kms:CreateKey (and tagging the key it creates) has none; only keys tagged project=<Project>",
+    ("pipeline", "CloudFormationExecutionRole", "ListAliasesHasNoResourceLevelPermissions"): "kms:ListAliases",
+    # A permissions boundary grants nothing; '*' only for the actions above, which have no resource-level permissions.
+    ("pipeline", "PermissionsBoundary", "ActionsWithoutResourceLevelPermissions"):
+        "the ceiling of the actions without resource-level permissions listed above",
 }
 # Allow statements with a whole-service action ("glue:*"): only CloudFormation's execution role, which must
-# create, update and delete every resource type of the stage stacks; each is limited to the project's resources.
+# create, update and delete every resource type of the stage stacks, and the permissions boundary (a ceiling, which
+# grants nothing); each is limited to the project's resources. Never kms:*, except the account's default key
+# statement in key policies (the key delegating to IAM).
 ALLOWED_SERVICE_WILDCARD = {
     ("storage", "DataKey", "AccountAdministersKeyThroughIam"): "the account's default key statement",
     ("pipeline", "PipelineKey", "AccountAdministersKeyThroughIam"): "the account's default key statement",
     **{("pipeline", "CloudFormationExecutionRole", sid): "CloudFormation manages the stage stacks' resources"
        for sid in ("StageBuckets", "StageGlue", "StageLambda", "StageQueuesTopicsRules",
-                   "StageLogsAlarmsDashboards", "StageAthena", "StageEcs", "StageKeys")},
+                   "StageLogsAlarmsDashboards", "StageAthena", "StageEcs")},
+    ("pipeline", "PermissionsBoundary", "ProjectResources"): "a ceiling on the project's resources; grants nothing",
 }
 
 
@@ -339,6 +351,7 @@ def test_one_role_per_component_assumed_only_by_its_service(templates):
                       "TaskRole": "ecs-tasks.amazonaws.com"},
         "glue": {"JobRole": "glue.amazonaws.com", "CrawlerRole": "glue.amazonaws.com",
                  "EtlEventRole": "events.amazonaws.com"},
+        "serving": {"FunctionRole": "lambda.amazonaws.com"},
         "pipeline": {"PipelineRole": "codepipeline.amazonaws.com", "BuildRole": "codebuild.amazonaws.com",
                      "DeployRole": "codebuild.amazonaws.com", "IntegrationRole": "codebuild.amazonaws.com",
                      "CloudFormationExecutionRole": "cloudformation.amazonaws.com"},
@@ -350,6 +363,163 @@ def test_one_role_per_component_assumed_only_by_its_service(templates):
             statements = found[logical_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
             assert [s["Principal"] for s in statements] == [{"Service": service}], logical_id
             assert "ManagedPolicyArns" not in found[logical_id]["Properties"], "inline least-privilege policies"
+
+
+# ---- least privilege: the permissions boundary, KMS ----------------------------------------------------------------
+
+_DATA_KEY = {"Fn::ImportValue": {"Fn::Sub": "${Project}-${Stage}-DataKeyArn"}}
+_EXEC_ROLE = "CloudFormationExecutionRole"
+# The actions whose iam:PermissionsBoundary condition key is the boundary the created or changed role carries.
+_ROLE_WRITES = {"iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy", "iam:DetachRolePolicy"}
+_BOUNDARY_EDITS = {"iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:DeletePolicy",
+                   "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"}
+
+
+def _boundary_statements(templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    boundary = templates["pipeline"]["Resources"]["PermissionsBoundary"]
+    assert boundary["Type"] == "AWS::IAM::ManagedPolicy"
+    return {s["Sid"]: s for s in boundary["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def _role_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role["Properties"].get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _identity_statements(templates: dict[str, dict[str, Any]]):
+    """(template, logical id, statement) of the roles' inline policies and the managed policies: not key, bucket,
+    queue or repository policies, where the resource is the policy's own."""
+    for name, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::IAM::Role":
+                for statement in _role_statements(resource):
+                    yield name, logical_id, statement
+            elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+                for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                    yield name, logical_id, statement
+
+
+def test_every_role_of_every_stack_carries_the_permissions_boundary(templates):
+    roles = {name: resources_of(template, "AWS::IAM::Role") for name, template in templates.items()}
+    assert all(roles[name] for name in ("extractor", "glue", "serving", "pipeline"))
+    for name, by_id in roles.items():
+        expected = {"Ref": "PermissionsBoundary"} if name == "pipeline" else {"Fn::Sub": BOUNDARY_ARN}
+        for logical_id, role in by_id.items():
+            assert role["Properties"].get("PermissionsBoundary") == expected, f"{name}.{logical_id}: no boundary"
+    name = templates["pipeline"]["Resources"]["PermissionsBoundary"]["Properties"]["ManagedPolicyName"]
+    assert BOUNDARY_ARN.endswith(f":policy/{name['Fn::Sub']}"), "the stage stacks name the policy pipeline.yaml creates"
+
+
+def test_the_boundary_admits_every_action_a_role_is_granted(templates):
+    """A boundary missing an action would silently deny it: every granted action is under the ceiling."""
+    ceiling = [a.lower() for s in _boundary_statements(templates).values() if s["Effect"] == "Allow"
+               for a in _as_list(s["Action"])]
+    for name, template in templates.items():
+        for logical_id, role in resources_of(template, "AWS::IAM::Role").items():
+            for statement in _role_statements(role):
+                for action in _as_list(statement["Action"]) if statement["Effect"] == "Allow" else []:
+                    assert any(fnmatch.fnmatchcase(action.lower(), c) for c in ceiling), (name, logical_id, action)
+
+
+def test_the_boundary_refuses_roles_without_it_and_any_change_to_itself(templates):
+    statements = _boundary_statements(templates)
+    without = statements["RolesOnlyWithThisBoundary"]
+    assert without["Effect"] == "Deny" and set(without["Action"]) == _ROLE_WRITES and without["Resource"] == "*"
+    assert without["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": {"Fn::Sub": BOUNDARY_ARN}}}
+    kept = statements["BoundaryStaysAndIsReadOnly"]
+    assert kept["Effect"] == "Deny" and set(kept["Action"]) >= _BOUNDARY_EDITS and kept["Resource"] == "*"
+    # IAM within the ceiling: the project's roles (and the ECS service-linked role), nothing else
+    for statement in statements.values():
+        iam = [a for a in _as_list(statement["Action"]) if a.startswith("iam:")]
+        if iam and statement["Effect"] == "Allow":
+            resources = [_sub_text(r) for r in _as_list(statement["Resource"])]
+            assert all(re.search(r":role/(\$\{Project\}-\*|aws-service-role/ecs\.amazonaws\.com/\*)$", r)
+                       for r in resources), (statement["Sid"], resources)
+            assert not set(iam) & (_BOUNDARY_EDITS | {"iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreateUser"})
+
+
+def test_the_execution_role_creates_and_changes_roles_only_with_the_boundary(templates):
+    role = templates["pipeline"]["Resources"][_EXEC_ROLE]
+    statements = _role_statements(role)
+    allowed = [s for s in statements if s["Effect"] == "Allow"]
+    granted = {a for s in allowed for a in _as_list(s["Action"])}
+    assert {"iam:CreateRole", "iam:PutRolePolicy"} <= granted
+    assert not any(a.startswith("iam:") and a.endswith("*") for a in granted)
+    assert not granted & (_BOUNDARY_EDITS | {"iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreateUser"})
+    for statement in allowed:
+        if set(_as_list(statement["Action"])) & _ROLE_WRITES:
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PermissionsBoundary": {"Ref": "PermissionsBoundary"}}}, statement["Sid"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert set(deny["Action"]) >= _BOUNDARY_EDITS and {"Ref": "PermissionsBoundary"} in deny["Resource"]
+
+
+def test_no_identity_policy_grants_kms_star_or_key_actions_on_every_key(templates):
+    on_every_key = {("pipeline", _EXEC_ROLE, "CreateKeysHaveNoResourceLevelPermissions"),
+                    ("pipeline", _EXEC_ROLE, "ListAliasesHasNoResourceLevelPermissions"),
+                    ("pipeline", "PermissionsBoundary", "ActionsWithoutResourceLevelPermissions")}
+    seen = set()
+    for name, logical_id, statement in _identity_statements(templates):
+        kms = [a for a in _as_list(statement["Action"]) if a.lower().startswith("kms:")]
+        if statement["Effect"] != "Allow" or not kms:
+            continue
+        assert not [a for a in kms if "*" in a], f"{name}.{logical_id} {statement.get('Sid')}: name the KMS actions"
+        if "*" in _as_list(statement["Resource"]):
+            key = (name, logical_id, statement.get("Sid"))
+            assert key in on_every_key, f"{key}: KMS on Resource '*'"
+            assert set(kms) <= {"kms:CreateKey", "kms:TagResource", "kms:ListAliases"}, key
+            seen.add(key)
+    assert seen == on_every_key
+    (create,) = [s for s in _role_statements(templates["pipeline"]["Resources"][_EXEC_ROLE])
+                 if s.get("Sid") == "CreateKeysHaveNoResourceLevelPermissions"]
+    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/project": {"Ref": "Project"}}}
+
+
+def test_stage_roles_use_only_the_stage_data_key_named_by_its_import(templates):
+    for name in ("extractor", "glue", "serving"):
+        for logical_id, role in resources_of(templates[name], "AWS::IAM::Role").items():
+            for statement in _role_statements(role):
+                kms = [a for a in _as_list(statement["Action"]) if a.startswith("kms:")]
+                if kms:
+                    assert statement["Resource"] == _DATA_KEY, (name, logical_id)
+                    assert set(kms) <= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+
+
+def test_the_execution_role_gets_key_rights_from_the_data_key_policy_only(templates):
+    """Its own policy has no action on keys; the stage key's policy names it with the actions it needs."""
+    exec_role = templates["pipeline"]["Resources"][_EXEC_ROLE]
+    for statement in _role_statements(exec_role):
+        assert not any(":key/" in _sub_text(r) for r in _as_list(statement["Resource"])), statement["Sid"]
+    key = templates["storage"]["Resources"]["DataKey"]["Properties"]
+    (grant,) = [s for s in key["KeyPolicy"]["Statement"] if s["Sid"] == "CloudFormationAdministersAndUsesThisKey"]
+    role_name = exec_role["Properties"]["RoleName"]["Fn::Sub"]
+    assert grant["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + role_name}}
+    assert not [a for a in grant["Action"] if "*" in a] and "kms:PutKeyPolicy" in grant["Action"]
+    # CreateKeysHaveNoResourceLevelPermissions requires the tag project=<Project>: the stack's tags, which
+    # CloudFormation gives the key (musiclake-deploy tags every stack; test_deploy_cli checks it)
+    assert "Tags" not in key or {"Key": "project", "Value": {"Ref": "Project"}} in key["Tags"]
+
+
+# ---- the raw zone is write-once ------------------------------------------------------------------------------------
+
+def test_the_landing_bucket_refuses_puts_of_data_files_and_manifests_without_if_none_match(templates):
+    policy = _bucket_policies(templates["storage"])["LandingBucket"]
+    (deny,) = [s for s in policy["Statement"] if s.get("Sid") == "RawZoneIsWriteOnce"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:PutObject")
+    assert deny["Condition"] == {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+    patterns = [_sub_text(r).removeprefix("${LandingBucket.Arn}/") for r in deny["Resource"]]
+    run_id = landing.new_run_id("mpd")
+    written_once = [landing.run_folder("raw", "mpd", "playlists", "2026-11-26", run_id) + "/part-00000.jsonl.gz",
+                    landing.manifest_uri("raw", "spotify", run_id)]
+    for key in written_once:
+        assert any(fnmatch.fnmatchcase(key, p) for p in patterns), key
+    checkpoint = landing.checkpoint_uri("raw", "mpd", "import")  # the extractor's resume state is rewritten
+    assert not any(fnmatch.fnmatchcase(checkpoint, p) for p in patterns)
+    assert any(s.get("Sid") == "DenyInsecureTransport" for s in policy["Statement"])  # the TLS rule stays
+    # the stage's writers may still write there: the condition, not a missing permission, is what refuses overwrites
+    for role in ("LambdaRole", "TaskRole"):
+        writes = [s for s in _role_statements(templates["extractor"]["Resources"][role]) if s["Sid"] == "WriteRawZone"]
+        assert writes and "s3:PutObject" in writes[0]["Action"]
 
 
 # ---- extractor -----------------------------------------------------------------------------------------------
@@ -393,10 +563,17 @@ def test_ecs_task_is_fargate_with_the_same_image_read_only_and_non_root(template
     assert resources_of(templates["extractor"], "AWS::ECS::Cluster")
 
 
-def test_ecr_repository_scans_on_push_with_immutable_tags(templates):
-    (repo,) = resources_of(templates["pipeline"], "AWS::ECR::Repository").values()
-    assert repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"] is True
-    assert repo["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+def test_ecr_repositories_of_both_images_scan_on_push_with_immutable_tags(templates):
+    repos = resources_of(templates["pipeline"], "AWS::ECR::Repository")
+    assert {r["Properties"]["RepositoryName"]["Fn::Sub"] for r in repos.values()} == {
+        "${Project}/extractor", "${Project}/serving"}
+    for repo in repos.values():
+        assert repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"] is True
+        assert repo["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+        assert repo["Properties"]["EncryptionConfiguration"]["EncryptionType"] == "KMS"
+    build = templates["pipeline"]["Resources"]["BuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (push,) = [s for s in build["Statement"] if "ecr:PutImage" in s["Action"]]
+    assert push["Resource"] == [{"Fn::GetAtt": [k, "Arn"]} for k in ("ExtractorRepository", "ServingRepository")]
 
 
 # ---- monitoring ----------------------------------------------------------------------------------------------
@@ -409,12 +586,103 @@ def test_alarms_cover_glue_failures_lambda_errors_throttles_and_ecs_failures(tem
     assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
     rules = {k: r["Properties"]["EventPattern"] for k, r in resources_of(monitoring, "AWS::Events::Rule").items()}
     assert rules["GlueJobFailedRule"]["detail"]["state"] == ["FAILED", "TIMEOUT", "ERROR"]
-    assert rules["EcsTaskFailedRule"]["detail"]["containers"]["exitCode"] == [{"anything-but": 0}]
     dims = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms if a["Namespace"] == "AWS/Events"}
+    serving = {a["MetricName"]: a for a in alarms
+               if a["Dimensions"][0]["Value"] == {"Fn::Sub": "${Project}-${Stage}-serving"}}
+    assert set(serving) == {"Url5xxCount", "UrlRequestLatency", "Errors", "Throttles"}
+    assert serving["UrlRequestLatency"]["ExtendedStatistic"] == "p99"
+    assert serving["UrlRequestLatency"]["Threshold"] == {"Ref": "ServingLatencyP99Ms"}
+    assert serving["Url5xxCount"]["Statistic"] == "Sum"
+    assert serving["Url5xxCount"]["Threshold"] == {"Ref": "ServingServerErrorsThreshold"}
     assert dims == {"GlueJobFailedRule", "EcsTaskFailedRule"}
     (dashboard,) = resources_of(monitoring, "AWS::CloudWatch::Dashboard").values()
     body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"][0]
     assert len(json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]) >= 4
+
+
+# The ECS failure rule, evaluated on task events: a small EventBridge pattern matcher (exact values, prefix,
+# anything-but, exists, $or; arrays match when any element does), enough for the patterns of monitoring.yaml.
+_CONTEXT = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
+            "Project": "musiclake", "Stage": "dev"}
+
+
+def _resolved(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: _CONTEXT[m.group(1)], value["Fn::Sub"])
+    if isinstance(value, dict):
+        return {k: _resolved(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v) for v in value]
+    return value
+
+
+def _value_matches(matcher: Any, value: Any) -> bool:
+    if not isinstance(matcher, dict):
+        return value == matcher
+    (kind, arg), = matcher.items()
+    if kind == "prefix":
+        return isinstance(value, str) and value.startswith(arg)
+    if kind == "anything-but":
+        return value not in _as_list(arg)
+    raise AssertionError(f"matcher {kind} not supported by this test's evaluator")
+
+
+def _matches(pattern: dict[str, Any], event: Any) -> bool:
+    if isinstance(event, list):
+        return any(_matches(pattern, item) for item in event)
+    for key, expected in pattern.items():
+        if key == "$or":
+            if not any(_matches(branch, event) for branch in expected):
+                return False
+            continue
+        present = isinstance(event, dict) and key in event
+        if isinstance(expected, dict):
+            if not present or not _matches(expected, event[key]):
+                return False
+            continue
+        exists = [m["exists"] for m in expected if isinstance(m, dict) and "exists" in m]
+        if exists:
+            if present != exists[0]:
+                return False
+            continue
+        if not present:
+            return False
+        values = event[key] if isinstance(event[key], list) else [event[key]]
+        if not any(_value_matches(m, v) for m in expected for v in values):
+            return False
+    return True
+
+
+def _task_stopped(exit_code: int | None, stop_code: str = "EssentialContainerExited",
+                  cluster: str = "musiclake-dev-extractor", status: str = "STOPPED") -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "extractor", "lastStatus": status}
+    if exit_code is not None:
+        container["exitCode"] = exit_code
+    return {"source": "aws.ecs", "detail-type": "ECS Task State Change", "account": "123456789012",
+            "detail": {"clusterArn": f"arn:aws:ecs:eu-west-1:123456789012:cluster/{cluster}", "lastStatus": status,
+                       "stopCode": stop_code, "containers": [container]}}
+
+
+@pytest.mark.parametrize(("event", "alarms"), [
+    (_task_stopped(0), False),                                 # done
+    (_task_stopped(3), False),                                 # stopped with a checkpoint: the next run resumes
+    (_task_stopped(1), True),                                  # an error
+    (_task_stopped(2), True),                                  # refused input, rejected MPD slices
+    (_task_stopped(137, "EssentialContainerExited"), True),    # killed (out of memory)
+    (_task_stopped(None, "TaskFailedToStart"), True),          # image pull or secret injection failed
+    (_task_stopped(1, cluster="musiclake-prod-extractor"), False),  # another stage's cluster
+    (_task_stopped(1, status="RUNNING"), False),
+], ids=["exit0", "exit3-resumable", "exit1", "exit2", "exit137", "failed-to-start", "other-stage", "running"])
+def test_ecs_failure_rule_matches_failures_but_not_done_or_resumable_stops(templates, event, alarms):
+    rule = templates["monitoring"]["Resources"]["EcsTaskFailedRule"]["Properties"]
+    assert _matches(_resolved(rule["EventPattern"]), event) is alarms
+
+
+def test_the_evaluator_knows_eventbridge_array_semantics():
+    assert _matches({"detail": {"containers": {"exitCode": [{"anything-but": [0, 3]}]}}},
+                    {"detail": {"containers": [{"exitCode": 0}, {"exitCode": 1}]}})  # any container
+    assert not _matches({"detail": {"containers": {"exitCode": [{"anything-but": [0, 3]}]}}},
+                        {"detail": {"containers": [{"name": "x"}]}})  # anything-but needs the field
 
 
 # ---- pipeline and parameterisation ---------------------------------------------------------------------------
@@ -439,8 +707,26 @@ def test_nothing_account_or_region_specific_is_hard_coded(path):
     assert "arn:aws:" not in text, "use arn:${AWS::Partition}:"
 
 
-@pytest.mark.parametrize("name", ["storage", "extractor", "glue", "monitoring"])
+@pytest.mark.parametrize("name", ["storage", "extractor", "glue", "serving", "monitoring"])
 def test_stage_stacks_take_project_and_stage_parameters(templates, name):
     params = templates[name]["Parameters"]
     assert "Stage" in params and "Default" not in params["Stage"]
     assert params["Project"]["Default"] == "musiclake"
+
+
+def test_the_scheduled_event_passes_the_lambdas_allow_list_and_where_comes_from_the_environment(templates):
+    from musiclake_extract.lambda_handler import event_to_argv
+
+    extractor = templates["extractor"]
+    (fn,) = resources_of(extractor, "AWS::Lambda::Function").values()
+    variables = fn["Properties"]["Environment"]["Variables"]
+    (rule,) = resources_of(extractor, "AWS::Events::Rule").values()
+    (target,) = rule["Properties"]["Targets"]
+    options = extractor["Parameters"]["ScheduleOptionsJson"]["Default"]
+    event = json.loads(target["Input"]["Fn::Sub"].replace("${ScheduleOptionsJson}", options))
+
+    assert set(event) == {"command", "me"}  # what to extract only: no landing, endpoint or secret in the event
+    assert _sub_text(variables["MUSICLAKE_LANDING"]) == "s3://${Landing}/raw"
+    argv = event_to_argv(event, {"MUSICLAKE_LANDING": "s3://landing-bucket/raw", "SPOTIFY_SECRET_ID": "arn:secret"})
+    assert argv[:1] == ["api"] and "--me" in argv
+    assert argv[argv.index("--landing") + 1] == "s3://landing-bucket/raw"

@@ -122,19 +122,23 @@ def _instructions(dockerfile: str) -> list[str]:
     return [i.strip() for i in re.sub(r"\\\n", " ", "\n".join(lines)).splitlines() if i.strip()]
 
 
-def test_the_extractor_image_copies_and_installs_only_the_wheel_sources_with_the_extract_extra():
+def test_the_extractor_image_copies_and_installs_only_the_wheel_sources_and_the_extract_extras_lock(wheel):
     instructions = _instructions((REPO / "docker" / "extractor" / "Dockerfile").read_text())
     sources = [word for i in instructions if i.startswith("COPY ") and "--from=" not in i
                for word in i.split()[1:-1] if not word.startswith("--")]
     assert {"setup.py", "lib", "extract"} <= set(sources)
     assert not [s for s in sources if s.split("/")[0] in ("sim", "deploy", "tests", "bench")], sources
-    requirements = [word for i in instructions if i.startswith("RUN ") and re.search(r"pip (wheel|install)", i)
-                    for word in shlex.split(i.replace("&&", " && ")) if "musiclake" in word or word.startswith(".")]
-    assert requirements, "no pip requirement of the project found"
-    for requirement in requirements:
-        assert not re.search(r"sim|deploy", requirement), requirement
-        extras = re.search(r"\[([^\]]*)\]", requirement)
-        assert extras and extras.group(1) == "extract", f"{requirement}: install only the extract extra"
+    installs = [i for i in instructions if i.startswith("RUN ") and re.search(r"pip (wheel|install)", i)]
+    project = [i for i in installs if "musiclake" in i or re.search(r"pip wheel .* \.$", i)]
+    assert project and all("--no-deps" in i for i in project), "the project's wheel: its dependencies come from the lock"
+    assert not [i for i in installs if re.search(r"sim|deploy", i)], installs
+    # the dependencies: the hashed lock of the extract extra (plus the Lambda runtime client), nothing else
+    wanted = {re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in wheel.requires("extract")}
+    source = (REPO / "requirements" / "extractor-image.in").read_text().splitlines()
+    listed = {re.split(r"[<>= ]", line, maxsplit=1)[0].lower() for line in source
+              if line.strip() and not line.startswith(("#", "-c"))}
+    assert listed == wanted | {"awslambdaric"}
+    assert any("--require-hashes" in i and "extractor-image.txt" in i for i in installs)
     ignored = {line.strip().rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
     assert {"sim", "deploy"} <= ignored  # not even in the build context
