@@ -8,6 +8,15 @@ names against the lake, and runs the DuckDB translation. Tables are the Delta ta
 Only the tables a query names are opened: each is registered in DuckDB as a lazy pyarrow dataset, so DuckDB
 reads just the columns it needs and pushes filters (and partition pruning) down into the Parquet scan.
 
+The engine sees the lake's tables and nothing else. The Delta tables (and an S3 raw zone) reach DuckDB as Arrow
+objects that delta-rs/pyarrow/boto3 read, not as files DuckDB opens; so before any SQL runs the connection is
+locked down (:func:`_lock_down`): external access off (no file, URL or Python-variable scans, no ``ATTACH``,
+``COPY``, ``INSTALL``/``LOAD``), extension autoinstall/autoload off (the extensions it needs are statically linked
+in the duckdb wheel and loaded explicitly first), the only readable directories the local landing zone behind the
+``raw`` view and DuckDB's private spill folder, and the configuration locked so that no statement can undo any of
+it. Statements other than queries are refused before they reach DuckDB (:data:`_REFUSED_STATEMENTS`). A refusal
+is an :class:`~musiclake.query.errors.AccessDeniedError` saying the engine only reads the lake's tables.
+
 Example
 -------
 >>> with LocalEngine(".musiclake/demo/lake") as engine:          # doctest: +SKIP
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
@@ -29,9 +39,16 @@ import sqlglot
 from deltalake import DeltaTable
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from musiclake.query import catalog, raw
-from musiclake.query.errors import LakeNotFoundError, QueryError, SqlParseError, UnknownTableError
+from musiclake.query.errors import (
+    AccessDeniedError,
+    LakeNotFoundError,
+    QueryError,
+    SqlParseError,
+    UnknownTableError,
+)
 
 log = logging.getLogger("musiclake.query")
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Command" warnings are ours to word
@@ -43,6 +60,18 @@ _SHOW_TABLES = re.compile(r"^\s*SHOW\s+TABLES\b", re.IGNORECASE)
 _SHOW_COLUMNS = re.compile(r"^\s*SHOW\s+COLUMNS\s+(?:FROM|IN)\s+(?P<table>\S+?)\s*;?\s*$", re.IGNORECASE)
 _WIDE_INTEGERS = ("HUGEINT", "UHUGEINT")  # DuckDB's sum(bigint); Athena answers bigint
 _RAW_ARROW = "__musiclake_raw_arrow"
+READ_ONLY = "the local engine only reads the lake's tables"
+# Built into the duckdb wheel (STATICALLY_LINKED): loaded explicitly before autoload is switched off.
+# core_functions: most scalar/aggregate functions; json: the JSON type and json_extract*; icu: time zones.
+REQUIRED_EXTENSIONS = ("core_functions", "json", "icu")
+# Statements refused by their first keyword, before parsing (sqlglot does not parse all of DuckDB's, e.g. ATTACH):
+# none of them is a query, and several would reach outside the lake (files, extensions, settings, databases).
+_REFUSED_STATEMENTS = frozenset((
+    "ALTER", "ANALYZE", "ATTACH", "BEGIN", "CALL", "CHECKPOINT", "COMMENT", "COMMIT", "COPY", "CREATE", "DEALLOCATE",
+    "DELETE", "DETACH", "DROP", "EXECUTE", "EXPORT", "FORCE", "GRANT", "IMPORT", "INSERT", "INSTALL", "LOAD",
+    "MERGE", "MSCK", "PRAGMA", "PREPARE", "REPLACE", "RESET", "REVOKE", "ROLLBACK", "SET", "START", "TRUNCATE",
+    "UNLOAD", "UPDATE", "UPSERT", "USE", "VACUUM",
+))
 
 
 class LocalEngine:
@@ -81,8 +110,15 @@ class LocalEngine:
                 f"no Delta tables found under {lake_path}: build the demo lake with `make demo`, or pass the lake "
                 "root with --lake_path (or MUSICLAKE_LAKE_PATH)"
             )
+        self._spill = tempfile.TemporaryDirectory(prefix="musiclake-duckdb-")  # removed on close (or exit)
         self._con = duckdb.connect(":memory:")
-        self._con.execute("SET TimeZone = 'UTC'")  # timestamps come and go as UTC, like the Spark session's
+        try:
+            self._con.execute("SET TimeZone = 'UTC'")  # timestamps come and go as UTC, like the Spark session's
+            readable = [self.raw_path] if self._raw_available and not catalog.is_s3(self.raw_path) else []
+            _lock_down(self._con, readable_dirs=readable, spill_dir=self._spill.name)
+        except BaseException:
+            self.close()
+            raise
         self._registered: set[str] = set()
 
     # -- context manager -------------------------------------------------------------------------------------
@@ -95,8 +131,9 @@ class LocalEngine:
         self.close()
 
     def close(self) -> None:
-        """Release the DuckDB connection (the engine is unusable afterwards)."""
+        """Release the DuckDB connection and its spill folder (the engine is unusable afterwards)."""
         self._con.close()
+        self._spill.cleanup()
 
     # -- public API ------------------------------------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -123,7 +160,7 @@ class LocalEngine:
         ----------
         sql
             One or more statements separated by ``;``: ``SELECT``/``WITH`` queries, ``DESCRIBE
-            <table>`` and ``SHOW TABLES``. The lake is read-only here.
+            <table>`` and ``SHOW TABLES``. The lake is read-only here, and nothing but its tables is readable.
 
         Raises
         ------
@@ -131,6 +168,8 @@ class LocalEngine:
             The SQL does not parse (the message gives line and column).
         UnknownTableError
             A table is not in the lake (the message lists the available ones).
+        AccessDeniedError
+            The SQL is not a query, or reaches beyond the lake's tables (a file, a URL, an extension, a setting).
         QueryError
             DuckDB rejected or failed the query (its message, on one line).
         """
@@ -144,6 +183,7 @@ class LocalEngine:
     # -- internals -------------------------------------------------------------------------------------------
     def _parse(self, sql: str) -> list[exp.Expression | _ShowTables]:
         statements: list[exp.Expression | _ShowTables] = []
+        _refuse_non_queries(sql)
         try:
             parsed = sqlglot.parse(sql, read=READ_DIALECT)
         except ParseError as error:
@@ -166,10 +206,7 @@ class LocalEngine:
                     "SHOW TABLES (or run it on Athena with --athena)"
                 )
             if not isinstance(statement, exp.Query | exp.Describe):
-                raise QueryError(
-                    f"only queries run locally (the lake is read-only here); got {statement.key.upper()}: "
-                    "use SELECT/WITH, DESCRIBE <table> or SHOW TABLES"
-                )
+                raise AccessDeniedError(_refusal(statement.key.upper()))
             statements.append(statement)
         return statements
 
@@ -183,7 +220,13 @@ class LocalEngine:
             table = relation.fetch_arrow_table()
             types = [str(t) for t in relation.types]
         except duckdb.Error as error:
-            raise QueryError(_duckdb_message(error)) from error
+            message = _duckdb_message(error)
+            if _is_refusal(error, message):
+                raise AccessDeniedError(
+                    f"refused: {READ_ONLY} ({', '.join(self.tables())}), no other file, URL, extension or "
+                    f"setting; DuckDB said: {message}"
+                ) from error
+            raise QueryError(message) from error
         return _narrow_wide_integers(table, types)
 
     def _translate(self, statement: exp.Expression, *, register: bool) -> str:
@@ -260,6 +303,82 @@ class LocalEngine:
         else:
             view = raw.local_view_sql(self.raw_path)
         self._con.execute(f"CREATE OR REPLACE VIEW {raw.TABLE} AS {view}")
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, *, readable_dirs: list[str], spill_dir: str) -> None:
+    """Make ``con`` unable to reach anything but what the engine registers in it, for good.
+
+    * The extensions the SQL needs are loaded now (statically linked: no download, no file), then
+      ``autoinstall_known_extensions``/``autoload_known_extensions`` go off: a URL or a function of an absent
+      extension can no longer fetch or load one.
+    * ``allowed_directories``: the local landing zone (the ``raw`` view reads its files when queried) and the spill
+      folder; nothing else, not even DuckDB's default ``.tmp`` in the working directory.
+    * ``enable_external_access = false``: no file or URL opened by SQL outside those folders (``read_text``,
+      ``read_csv``, ``read_parquet``, ``glob``, ``FROM 'file'``), no ``ATTACH``/``COPY``/``EXPORT``, no
+      ``INSTALL``/``LOAD``, no scan of Python variables by name. Arrow objects registered through the Python API
+      (the Delta tables, the S3 raw zone) stay readable: their I/O is pyarrow's and delta-rs's.
+    * ``lock_configuration = true`` last: every later ``SET``/``RESET`` fails, so none of the above can be undone.
+    """
+    for extension in REQUIRED_EXTENSIONS:
+        try:
+            con.execute(f"LOAD {extension}")
+        except duckdb.Error as error:
+            raise QueryError(
+                f"the installed duckdb package lacks its built-in {extension} extension ({_duckdb_message(error)}); "
+                "reinstall it: pip install 'musiclake[query]'"
+            ) from error
+    directories = [_directory(path) for path in (*readable_dirs, spill_dir)]
+    con.execute(f"SET temp_directory = {_literal(spill_dir)}")
+    con.execute(f"SET allowed_directories = [{', '.join(_literal(d) for d in directories)}]")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _directory(path: str) -> str:
+    """``path`` with one trailing separator: ``allowed_directories`` entries are prefixes, and ``/lake/landing``
+    must not also allow ``/lake/landing-old``."""
+    return str(Path(path)).rstrip("/\\") + "/"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _refusal(what: str) -> str:
+    return (
+        f"only queries run locally: {READ_ONLY} (read-only, no files, URLs, extensions or settings); got {what}: "
+        "use SELECT/WITH, DESCRIBE <table> or SHOW TABLES"
+    )
+
+
+def _refuse_non_queries(sql: str) -> None:
+    """Refuse any statement whose first keyword names something other than a query (see :data:`_REFUSED_STATEMENTS`).
+
+    Tokenised with sqlglot, so a keyword inside a string, a quoted name or a comment is not a statement start.
+    """
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(READ_DIALECT).tokenize(sql)
+    except TokenError as error:
+        raise SqlParseError(f"SQL parse error: {error}") from error
+    at_start = True
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            at_start = True
+            continue
+        if at_start and token.token_type == TokenType.L_PAREN:
+            continue  # (SELECT ...) UNION ...: keep looking for the first word
+        if at_start and token.token_type not in (TokenType.STRING, TokenType.IDENTIFIER):  # not 'x' nor "x"
+            word = token.text.upper()
+            if word in _REFUSED_STATEMENTS:
+                raise AccessDeniedError(_refusal(word))
+        at_start = False
+
+
+def _is_refusal(error: duckdb.Error, message: str) -> bool:
+    """DuckDB refused because of the lock-down (not a mistake in the SQL)."""
+    return isinstance(error, duckdb.PermissionException) or "configuration has been locked" in message
 
 
 class _ShowTables:

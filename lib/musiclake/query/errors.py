@@ -17,3 +17,7 @@ class UnknownTableError(QueryError):
 
 class LakeNotFoundError(QueryError):
     """No Delta table (and no raw landing zone) was found at the given lake path."""
+
+
+class AccessDeniedError(QueryError):
+    """The SQL reached beyond the lake's tables (a file, a URL, an extension, a setting, a write): refused."""
