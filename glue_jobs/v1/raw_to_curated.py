@@ -1,6 +1,7 @@
 """Glue job raw_to_curated (v1): complete, unprocessed landing runs -> curated Delta tables.
 
     --JOB_NAME name --raw_path URI --lake_path URI --database NAME [--reprocess true|false] [--max_bad_fraction 0.05]
+    [--verify_checksums true|false] [--max_record_bytes N]
 """
 
 import sys

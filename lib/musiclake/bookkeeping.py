@@ -13,17 +13,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from musiclake import landing, schemas
-from musiclake.lake import Lake
+from musiclake import landing, schemas, storage
+from musiclake.lake import Lake, file_sizes
 
 log = logging.getLogger("musiclake.bookkeeping")
 
 
 class BadInputError(RuntimeError):
     """Too much of the input was quarantined: the run fails instead of publishing a partial picture."""
+
+
+class LandingMismatchError(RuntimeError):
+    """The landing zone does not hold what a manifest promises (a file missing, of another size or checksum)."""
 
 
 @dataclass
@@ -45,11 +49,18 @@ class JobRun:
 
     @contextmanager
     def failing_on_error(self, lake: Lake) -> Iterator[None]:
-        """Record a ``failed`` run (with the error as its message) if the block raises, then re-raise."""
+        """Record a ``failed`` run (with the error as its message) if the block raises, then re-raise.
+
+        Wrap a job's whole body in it: whatever step fails (loading, planning, a check, a write), ``job_runs``
+        says so. If recording fails too, that is logged and the job's own error raised.
+        """
         try:
             yield
         except Exception as exc:
-            self.record(lake, "failed", str(exc))
+            try:
+                self.record(lake, "failed", str(exc))
+            except Exception:  # the job's own error is the one to raise; this one is only logged
+                log.exception("job %s failed (%s) and its failed run could not be recorded", self.job_name, exc)
             raise
 
     def record(self, lake: Lake, status: str, message: str = "") -> None:
@@ -71,6 +82,51 @@ def runs_to_process(lake: Lake, raw_path: str, *, reprocess: bool) -> list[landi
     # small by construction: one row per landing run ever processed
     done = {r["run_id"] for r in lake.load(schemas.PROCESSED_RUNS).select("run_id").collect()}
     return [m for m in complete if m.run_id not in done]
+
+
+def check_landed_files(spark: SparkSession, runs: list[landing.Manifest], raw_path: str, *,
+                       checksums: bool = False) -> None:
+    """Check that every file the manifests name is there, of the promised size (and sha256 with ``checksums``).
+
+    Parameters
+    ----------
+    runs
+        The manifests of the landing runs about to be read.
+    checksums
+        Also read every file's bytes (on the driver, one file at a time) and compare its sha256: a full extra
+        read of the batch, for when a same-size change must be caught too.
+
+    Raises
+    ------
+    LandingMismatchError
+        Naming each file that is missing or differs, and how.
+
+    Notes
+    -----
+    Sizes cost one listing per run folder (a few per run), through the file system Spark reads with.
+    """
+    problems = []
+    for manifest in runs:
+        by_folder: dict[str, list[landing.ManifestFile]] = {}
+        for promised in manifest.files:
+            by_folder.setdefault(storage.join(raw_path, promised.path).rsplit("/", 1)[0], []).append(promised)
+        for folder, promised_files in by_folder.items():
+            sizes = file_sizes(spark, folder)
+            for promised in promised_files:
+                name = promised.path.rsplit("/", 1)[-1]
+                uri = storage.join(raw_path, promised.path)
+                if name not in sizes:
+                    problems.append(f"{uri} is missing (run {manifest.run_id} promises {promised.bytes} bytes)")
+                elif sizes[name] != promised.bytes:
+                    problems.append(f"{uri} has {sizes[name]} bytes, run {manifest.run_id} promises {promised.bytes}")
+                elif checksums and (found := landing.sha256(storage.get_bytes(uri))) != promised.sha256:
+                    problems.append(f"{uri} has sha256 {found}, run {manifest.run_id} promises {promised.sha256}")
+    if problems:
+        raise LandingMismatchError(
+            f"the landing zone does not hold what its manifests promise, so no table was changed: "
+            f"{'; '.join(problems)}. Landed files are written once: find out what changed them, land the data "
+            "again as a new run, and run the job again (the runs named are not marked processed)."
+        )
 
 
 def mark_processed(lake: Lake, runs: list[landing.Manifest], job: JobRun) -> None:

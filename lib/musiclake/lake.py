@@ -15,20 +15,29 @@ A job builds one :class:`Lake` from its options and hands it to its stages::
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from musiclake import schemas, storage
+from musiclake import landing, schemas, storage
 from musiclake.schemas import TableSpec, checked_identifier
 from musiclake.transforms.columns import require_columns
+from musiclake.transforms.envelopes import OVERSIZE_COLUMN
 
 log = logging.getLogger("musiclake.lake")
 
 WRITE_METRICS = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted")
+# What the quarantine keeps of a line over the record-size limit (the landing file keeps it whole).
+OVERSIZE_PREFIX_CHARS = 4096
+
+
+class CatalogConflictError(RuntimeError):
+    """A table the job writes is registered in the catalog at another location that still holds data."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,80 @@ class Lake:
     def load_optional(self, spec: TableSpec) -> DataFrame | None:
         """The table, or None when it does not exist."""
         return self.load(spec) if self.exists(spec) else None
+
+    # --- the catalog ------------------------------------------------------------------------------------------
+    def check_registrations(self, specs: Iterable[TableSpec]) -> None:
+        """Make sure the catalog registrations of the tables a job writes point at this lake, before any work.
+
+        Parameters
+        ----------
+        specs
+            The tables the job registers (creates or writes).
+
+        Raises
+        ------
+        CatalogConflictError
+            Naming both locations and the way out, when a table is registered at another location that still
+            holds files (another lake's table: never taken over).
+
+        Notes
+        -----
+        A registration whose location holds nothing any more (the folder was deleted or is empty) is stale: for a
+        table of ours (:data:`schemas.TABLES`) it is dropped (the catalog entry only) and registered again here
+        when this lake holds the table, else by the job's first write. Without this, a deleted lake makes every
+        later run fail with ``DELTA_TABLE_NOT_FOUND`` whatever its lake path. Catalog calls: one listing of the
+        database's tables, one lookup of those of ``specs`` it holds (none at all in the usual case of a new
+        database); then a file-system check per registered table.
+        """
+        wanted = {spec.name: spec for spec in specs}
+        stale, problems = [], []
+        for name, registered_at in self._registered_locations(wanted).items():
+            spec = wanted[name]
+            ours = self.location(spec)
+            if _qualified(self.spark, registered_at) == _qualified(self.spark, ours) and self.exists(spec):
+                continue  # the usual case
+            if name in schemas.TABLES and _holds_nothing(self.spark, registered_at):
+                stale.append((spec, registered_at))
+            else:
+                problems.append((spec, registered_at))
+        if problems:
+            found = "; ".join(f"{spec.qualified(self.database)} is registered at {registered_at}, which is not empty, "
+                              f"but this lake keeps it at {self.location(spec)}" for spec, registered_at in problems)
+            raise CatalogConflictError(
+                f"tables this job writes are registered at other locations; nothing was changed: {found}. Either run "
+                f"with another --database for lake {self.root}, or, if those locations are no longer wanted, drop "
+                f"the entries (DROP TABLE {', '.join(spec.qualified(self.database) for spec, _ in problems)}: the "
+                "catalog entries only, their files stay) and run again."
+            )
+        for spec, registered_at in stale:
+            log.warning("%s was registered at %s, which holds nothing any more: registering it at %s",
+                        spec.qualified(self.database), registered_at, self.location(spec))
+            self.spark.sql(f"DROP TABLE IF EXISTS {spec.qualified(self.database)}")  # external: the entry only
+            if self.exists(spec):
+                self.ensure(spec)
+
+    def _registered_locations(self, names: Iterable[str]) -> dict[str, str]:
+        """``{name: location}`` of the tables among ``names`` registered in the database (none if it is new)."""
+        try:  # small: one row per table of the database
+            listed = {r["tableName"] for r in self.spark.sql(f"SHOW TABLES IN {checked_identifier(self.database)}")
+                      .collect() if not r["isTemporary"]}
+        except AnalysisException as exc:
+            if "SCHEMA_NOT_FOUND" in str(exc.getErrorClass()):
+                return {}
+            raise
+        present = sorted(listed.intersection(names))
+        if not present:
+            return {}
+        # The session catalog's own lookup: it reads the registration only, where DESCRIBE would load the Delta
+        # table (and fail on exactly the stale entries looked for); one call for all of them.
+        jvm = self.spark._jvm
+        identifiers, database = jvm.java.util.ArrayList(), jvm.scala.Some(self.database)
+        for name in present:
+            identifiers.add(jvm.org.apache.spark.sql.catalyst.TableIdentifier.apply(name, database))
+        converters = jvm.scala.collection.JavaConverters
+        catalog = self.spark._jsparkSession.sessionState().catalog()
+        tables = converters.seqAsJavaList(catalog.getTablesByName(converters.asScalaBuffer(identifiers).toSeq()))
+        return {t.identifier().table(): t.location().toString() for t in tables}
 
     # --- writing ----------------------------------------------------------------------------------------------
     def ensure(self, spec: TableSpec) -> DeltaTable:
@@ -184,19 +267,70 @@ def conform(df: DataFrame, schema: StructType, keep: tuple[str, ...] = ()) -> Da
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields], *keep)
 
 
-def load_envelopes(spark: SparkSession, files: list[str]) -> DataFrame:
+def load_envelopes(spark: SparkSession, files: list[str],
+                   max_record_bytes: int = landing.MAX_RECORD_BYTES) -> DataFrame:
     """Read landing files (gzip JSON Lines) with the explicit envelope schema; no inference.
 
     Lines that are not JSON are kept whole in :data:`schemas.CORRUPT_COLUMN`; ``source_file`` names the file of
-    each line.
+    each line. A line over ``max_record_bytes`` (UTF-8 bytes, newline excluded) is not parsed: its size is in
+    :data:`~musiclake.transforms.envelopes.OVERSIZE_COLUMN` (null for every other line) and its first
+    :data:`OVERSIZE_PREFIX_CHARS` characters in the corrupt-record column, for the quarantine. Blank lines are
+    skipped, as Spark's JSON reader does.
+
+    Notes
+    -----
+    Jackson (2.15, Spark 3.5) refuses a string value over 20 million characters by default; the reader's
+    ``maxStringLen`` is set to the record-size limit, so every record within the limit is read.
     """
+    json_options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": schemas.CORRUPT_COLUMN,
+                    "maxStringLen": str(max(landing.MAX_RECORD_BYTES, max_record_bytes))}
+    line, size = F.col("value"), F.octet_length("value")
+    fits = size <= F.lit(max_record_bytes)
+    parsed = F.from_json(F.when(fits, line), schemas.ENVELOPE, json_options)
+    envelope_columns = [
+        (F.coalesce(parsed[f.name], F.when(~fits, F.substring(line, 1, OVERSIZE_PREFIX_CHARS)))
+         if f.name == schemas.CORRUPT_COLUMN else parsed[f.name]).alias(f.name)
+        for f in schemas.ENVELOPE.fields
+    ]
     return (
-        spark.read.schema(schemas.ENVELOPE)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", schemas.CORRUPT_COLUMN)
-        .json(files)
-        .withColumn("source_file", F.input_file_name())
+        spark.read.text(files)
+        .filter(F.trim(line) != "")
+        .select(*envelope_columns, F.input_file_name().alias("source_file"),
+                F.when(~fits, size).alias(OVERSIZE_COLUMN))
     )
+
+
+def file_sizes(spark: SparkSession, folder: str) -> dict[str, int]:
+    """``{file name: bytes}`` of the files directly in ``folder`` (empty when it does not exist).
+
+    One listing, through the file system Spark reads with (Hadoop: local, S3A, or EMRFS on Glue).
+    """
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    try:
+        statuses = fs.listStatus(path)
+    except Exception as exc:  # py4j wraps java.io.FileNotFoundException
+        if "FileNotFoundException" in str(exc):
+            return {}
+        raise
+    return {s.getPath().getName(): int(s.getLen()) for s in statuses if s.isFile()}
+
+
+def _qualified(spark: SparkSession, location: str) -> str:
+    """A location as the file system spells it in full (``/x`` -> ``file:/x``), for comparing locations."""
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return str(fs.makeQualified(path).toString()).rstrip("/")
+
+
+def _holds_nothing(spark: SparkSession, location: str) -> bool:
+    """True when ``location`` does not exist or is an empty folder."""
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return not fs.exists(path) or (fs.getFileStatus(path).isDirectory() and len(fs.listStatus(path)) == 0)
 
 
 def _numeric(metrics: dict[str, str] | None) -> dict[str, int]:

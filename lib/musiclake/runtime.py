@@ -270,25 +270,44 @@ def run_job(
         The raw arguments, ``sys.argv`` by default.
     """
     argv = list(sys.argv if argv is None else argv)
-    configure_logging()
-    options = options_type.from_argv(argv)
-    with job_session(options, argv) as spark:
-        return run(spark, options)
+    with job_logging():
+        options = options_type.from_argv(argv)
+        with job_session(options, argv) as spark:
+            return run(spark, options)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Timestamped musiclake logs on stderr (Glue ships stderr to CloudWatch).
+NOISY_LOGGERS = ("py4j", "botocore", "urllib3", "s3transfer")
 
-    The ``musiclake`` logger gets its own handler, so the job's figures are shown even where the host (Glue,
-    spark-submit) has already configured the root logger.
+
+@contextmanager
+def job_logging(level: int = logging.INFO) -> Iterator[None]:
+    """Timestamped ``musiclake`` logs on stderr (Glue ships stderr to CloudWatch) while a job runs.
+
+    Only the ``musiclake`` logger gets a handler, so the job's figures are shown even where the host (Glue,
+    spark-submit) has configured the root logger otherwise; the root logger is never touched. Chatty
+    libraries' loggers are raised to WARNING for the job. Everything is put back when the block ends, so a
+    job run inside another program (a test, a notebook) leaves its logging as it was; a job started inside
+    another job's block (nested) adds nothing.
     """
     logger = logging.getLogger("musiclake")
-    if not any(getattr(h, "_musiclake", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler._musiclake = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+    if any(getattr(h, "_musiclake_job", False) for h in logger.handlers):
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._musiclake_job = True  # type: ignore[attr-defined]
+    noisy = [logging.getLogger(name) for name in NOISY_LOGGERS]
+    saved = (logger.level, logger.propagate, [n.level for n in noisy])
+    logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False
-    for noisy in ("py4j", "botocore", "urllib3", "s3transfer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logger.propagate = False  # the handler above shows the records: not a second time through the root's
+    for noisy_logger in noisy:
+        noisy_logger.setLevel(max(noisy_logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        for noisy_logger, noisy_level in zip(noisy, saved[2], strict=True):
+            noisy_logger.setLevel(noisy_level)

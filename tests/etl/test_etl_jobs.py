@@ -13,11 +13,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,10 @@ from pyspark.sql import functions as F
 
 from glue_jobs.v1 import build_interactions, raw_to_curated
 from musiclake import landing, schemas, storage
-from musiclake.bookkeeping import BadInputError
-from musiclake.lake import Lake
-from musiclake.transforms import curate
+from musiclake.bookkeeping import BadInputError, LandingMismatchError
+from musiclake.jobs import build_interactions as interactions_job
+from musiclake.jobs import raw_to_curated as curate_job
+from musiclake.lake import CatalogConflictError, Lake
 from musiclake.transforms.quality import DataQualityError
 from musiclake_extract.api_extract import ApiOptions, run_api
 from musiclake_extract.client import Credentials
@@ -92,6 +94,11 @@ def _latest_job_run(spark, lake: str):
     return _table(spark, schemas.JOB_RUNS, lake).orderBy(F.col("finished_at").desc()).first()
 
 
+def _nothing_cached(spark) -> bool:
+    """No DataFrame is persisted in the session (a job must release what it cached, whether it fails or not)."""
+    return spark._jsparkSession.sharedState().cacheManager().isEmpty()
+
+
 @pytest.fixture(scope="module")
 def catalog():
     return generate_catalog(5, 120, 600)
@@ -115,27 +122,6 @@ def pipeline_lake(spark, catalog, tmp_path_factory) -> EtlLake:
     _curate(built.raw, built.lake, built.database)
     _interactions(built.lake, built.database)
     return built
-
-
-@pytest.fixture()
-def released_plans(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Release every curated plan the test's job runs made, even when a run fails its gates.
-
-    ``raw_to_curated`` releases its plan only after saving it, so a failed run leaves eight persisted DataFrames in
-    the session's cache (a bug in lib/musiclake/jobs/raw_to_curated.py): their plans stay for the rest of the test
-    session, fill the shared JVM's heap and slow every later query's cache lookup.
-    """
-    plans: list[curate.CuratedPlan] = []
-    make_plan = curate.plan
-
-    def recording(*args: Any, **kwargs: Any) -> curate.CuratedPlan:
-        plans.append(make_plan(*args, **kwargs))
-        return plans[-1]
-
-    monkeypatch.setattr(curate, "plan", recording)
-    yield
-    for plan in plans:
-        plan.release()
 
 
 @pytest.fixture()
@@ -354,21 +340,24 @@ def test_unfinished_runs_orphan_parts_and_incomplete_manifests_never_reach_the_c
     assert run["status"] == "succeeded" and sorted(run["landing_runs"]) == sorted([unfinished, later])
 
 
-def _short_manifest(raw: str, playlists: list[dict]) -> tuple[str, str]:
-    """A complete run whose manifest promises one record more than its file holds (records lost on the way)."""
+def _short_manifest(raw: str, playlists: list[dict]) -> tuple[str, str, int]:
+    """A complete run whose manifest promises one record more than its file holds (records lost on the way).
+
+    Returns the run id, what the failure message says and how many records go to quarantine (none)."""
     run_id = landing.new_run_id("mpd")
     part = _write_part(raw, run_id, 0, _mpd_lines(run_id, playlists))
     part.records += 1
     _write_manifest(raw, run_id, [part])
-    return run_id, "records read match the manifests"
+    return run_id, "records read match the manifests", 0
 
 
-def _mostly_bad(raw: str, playlists: list[dict]) -> tuple[str, str]:
-    """A complete run most of whose lines are not JSON (quarantined, far above --max_bad_fraction)."""
-    return _land_mpd(raw, playlists, extra_lines=["not json"] * (2 * len(playlists))), "--max_bad_fraction"
+def _mostly_bad(raw: str, playlists: list[dict]) -> tuple[str, str, int]:
+    """A complete run most of whose records are lines that are not JSON (quarantined: far above the default
+    --max_bad_fraction of 5 %, whatever the playlists' lengths)."""
+    bad = 50 * len(playlists)
+    return _land_mpd(raw, playlists, extra_lines=["not json"] * bad), "--max_bad_fraction", bad
 
 
-@pytest.mark.usefixtures("released_plans")
 @pytest.mark.parametrize(("land_failing_run", "error"), [(_short_manifest, DataQualityError),
                                                           (_mostly_bad, BadInputError)],
                          ids=["manifest-count-mismatch", "too-much-bad-input"])
@@ -386,17 +375,23 @@ def test_a_failing_quality_gate_records_a_failed_run_and_leaves_every_table_vers
     original = catalog_playlist(catalog, 0)
     newer = {**original, "modified_at": original["modified_at"] + 86400, "tracks": original["tracks"][:2],
              "num_tracks": 2}
-    run_id, message = land_failing_run(raw, [newer, {**catalog_playlist(catalog, 1), "pid": 9001}])
+    run_id, message, quarantined = land_failing_run(raw, [newer, {**catalog_playlist(catalog, 1), "pid": 9001}])
 
+    spark.catalog.clearCache()
     with pytest.raises(error, match=message):
         _curate(raw, lake, db)
 
+    assert _nothing_cached(spark), "the failed run left cached DataFrames behind"
     after = {name: tables.version(spec) for name, spec in schemas.TABLES.items() if tables.exists(spec)}
     assert {n: v for n, v in after.items() if n not in allowed_to_change} == \
         {n: v for n, v in before.items() if n not in allowed_to_change}
     run = _latest_job_run(spark, lake)
     assert (run["job_name"], run["status"]) == ("raw_to_curated", "failed")
     assert message in run["message"] and run["landing_runs"] == [run_id]
+    assert run["records_quarantined"] == quarantined
+    bad = _table(spark, schemas.QUARANTINE, lake).filter(F.col("run_id") == run_id).collect()
+    expected_bad = [("malformed JSON line", quarantined)] if quarantined else []
+    assert [(r["reason"], r["occurrences"]) for r in bad] == expected_bad
     assert run_id not in {r["run_id"] for r in _table(spark, schemas.PROCESSED_RUNS, lake).collect()}
 
 
@@ -414,21 +409,6 @@ def test_bad_line_is_quarantined_next_to_good_ones(spark, catalog, tmp_path):
     assert ids == {"mpd:1", "mpd:2", "mpd:3"}
     run = _table(spark, schemas.JOB_RUNS, lake).first()
     assert run["status"] == "succeeded" and run["records_quarantined"] == 2
-
-
-@pytest.mark.usefixtures("released_plans")
-def test_too_much_bad_input_fails_and_leaves_tables_unchanged(spark, catalog, tmp_path):
-    raw, lake = str(tmp_path / "landing"), str(tmp_path / "lake")
-    _land_mpd(raw, [catalog_playlist(catalog, 1)], extra_lines=["not json"] * 3)
-    with pytest.raises(BadInputError, match="--max_bad_fraction"):
-        _curate(raw, lake, _new_database(), "--max_bad_fraction", "0.01")
-    assert not Lake(spark, lake, "unused").exists(schemas.PLAYLISTS)
-    assert not Lake(spark, lake, "unused").exists(schemas.PROCESSED_RUNS)
-    run = _table(spark, schemas.JOB_RUNS, lake).first()
-    assert run["status"] == "failed" and "quarantined" in run["message"]
-    quarantined = _table(spark, schemas.QUARANTINE, lake).collect()
-    assert [(r["reason"], r["occurrences"]) for r in quarantined] == [("malformed JSON line", 3)]
-    assert run["records_quarantined"] == 3
 
 
 def test_pipeline_on_s3(spark_s3, s3_bucket, tmp_path):
@@ -476,3 +456,165 @@ def test_job_runs_under_spark_submit_as_on_glue(catalog, tmp_path):
     assert "job raw_to_curated succeeded" in result.stdout  # spark-submit sends the driver's stderr to stdout
     commit = (Path(lake) / "playlists" / "_delta_log" / "00000000000000000001.json").read_text().splitlines()[0]
     assert json.loads(commit)["commitInfo"]["operation"] == "MERGE"
+
+
+# --- failures anywhere are recorded; landed files are checked; the record-size limit; stale catalog entries --------
+def _versions(spark, lake: str, db: str) -> dict[str, int]:
+    """The Delta version of every table of the lake but ``job_runs`` (which records failures too)."""
+    tables = Lake(spark, lake, db)
+    return {n: tables.version(t) for n, t in schemas.TABLES.items() if n != "job_runs" and tables.exists(t)}
+
+
+def test_any_failure_records_a_failed_run_and_releases_what_the_job_cached(spark, catalog, tmp_path, monkeypatch):
+    """Not only the gates: a failure anywhere in either job (here a write failing, as a lost S3 connection would)
+    records a ``failed`` run with the error, leaves nothing cached, and the landing run unprocessed."""
+    raw, lake, db = str(tmp_path / "landing"), str(tmp_path / "lake"), _new_database()
+    run_id = _land_mpd(raw, [catalog_playlist(catalog, p) for p in (1, 2)])
+
+    def lost_connection(*args: Any, **kwargs: Any) -> None:
+        raise OSError("connection lost while writing")
+
+    spark.catalog.clearCache()
+    monkeypatch.setattr(curate_job, "save", lost_connection)
+    with pytest.raises(OSError, match="connection lost"):
+        _curate(raw, lake, db)
+    run = _latest_job_run(spark, lake)
+    assert (run["job_name"], run["status"], run["landing_runs"]) == ("raw_to_curated", "failed", [run_id])
+    assert "connection lost while writing" in run["message"]
+    assert not Lake(spark, lake, db).exists(schemas.PROCESSED_RUNS)
+    assert _nothing_cached(spark), "the failed run left cached DataFrames behind"
+
+    monkeypatch.undo()
+    _curate(raw, lake, db)  # the same landing run, curated once writing works
+    assert _latest_job_run(spark, lake)["status"] == "succeeded"
+    monkeypatch.setattr(interactions_job, "extend_id_maps", lost_connection)
+    with pytest.raises(OSError, match="connection lost"):
+        _interactions(lake, db)
+    run = _latest_job_run(spark, lake)
+    assert (run["job_name"], run["status"]) == ("build_interactions", "failed")
+    assert "connection lost while writing" in run["message"]
+    assert not Lake(spark, lake, db).exists(schemas.INTERACTIONS)
+    assert _nothing_cached(spark), "the failed run left cached DataFrames behind"
+
+
+def test_landed_files_that_differ_from_their_manifest_fail_the_run_before_any_write(spark, catalog, tmp_path):
+    """Each file a manifest names must be there with the promised size (and sha256 with --verify_checksums): a file
+    edited after landing, a removed file, a same-size tampered file fail the run naming the file and what differs,
+    with a ``failed`` run recorded and every table at its version; the intact run is then curated."""
+    raw, lake, db = str(tmp_path / "landing"), str(tmp_path / "lake"), _new_database()
+    _land_mpd(raw, [catalog_playlist(catalog, 1)])
+    _curate(raw, lake, db)
+    before = _versions(spark, lake, db)
+    run_id = landing.new_run_id("mpd")
+    parts = [_write_part(raw, run_id, i, _mpd_lines(run_id, [catalog_playlist(catalog, pid)]))
+             for i, pid in enumerate((2, 3))]
+    _write_manifest(raw, run_id, parts)
+    edited, removed = (Path(raw) / p.path for p in parts)
+    landed = {edited: edited.read_bytes(), removed: removed.read_bytes()}
+    tampered = bytearray(landed[edited])
+    tampered[len(tampered) // 2] ^= 0xFF
+
+    def restore() -> None:
+        for path, data in landed.items():
+            path.write_bytes(data)
+
+    cases = [
+        (lambda: edited.write_bytes(landed[edited] + b"\n"), (),
+         f"{edited} has {parts[0].bytes + 1} bytes, run {run_id} promises {parts[0].bytes}"),
+        (removed.unlink, (), f"{removed} is missing (run {run_id} promises {parts[1].bytes} bytes)"),
+        (lambda: edited.write_bytes(bytes(tampered)), ("--verify_checksums", "true"),
+         f"{edited} has sha256 {landing.sha256(bytes(tampered))}, run {run_id} promises {parts[0].sha256}"),
+    ]
+    for change, options, message in cases:
+        change()
+        with pytest.raises(LandingMismatchError, match=re.escape(message)):
+            _curate(raw, lake, db, *options)
+        run = _latest_job_run(spark, lake)
+        assert (run["status"], run["landing_runs"]) == ("failed", [run_id]) and message in run["message"]
+        assert _versions(spark, lake, db) == before
+        restore()
+
+    _curate(raw, lake, db, "--verify_checksums", "true")
+    assert _latest_job_run(spark, lake)["status"] == "succeeded"
+    assert {r["playlist_id"] for r in _table(spark, schemas.PLAYLISTS, lake).collect()} == {"mpd:1", "mpd:2", "mpd:3"}
+
+
+def _line_of(run_id: str, playlist: dict[str, Any], size: int) -> str:
+    """The playlist's envelope line made exactly ``size`` UTF-8 bytes long (its name padded)."""
+    base = _mpd_lines(run_id, [{**playlist, "name": ""}])[0]
+    line = _mpd_lines(run_id, [{**playlist, "name": "x" * (size - len(base.encode()))}])[0]
+    assert len(line.encode()) == size
+    return line
+
+
+def test_a_record_over_the_size_limit_is_quarantined_with_its_size_and_one_at_the_limit_is_curated(
+    spark, catalog, tmp_path
+):
+    raw, lake, db = str(tmp_path / "landing"), str(tmp_path / "lake"), _new_database()
+    run_id = landing.new_run_id("mpd")
+    playlists = [catalog_playlist(catalog, pid) for pid in (1, 2, 3)]
+    limit = max(len(line.encode()) for line in _mpd_lines(run_id, playlists)) + 100  # a limit of the test's own
+    at_limit, over = _line_of(run_id, playlists[0], limit), _line_of(run_id, playlists[1], limit + 1)
+    lines = [at_limit, over, *_mpd_lines(run_id, playlists[2:])]
+    _write_manifest(raw, run_id, [_write_part(raw, run_id, 0, lines)])
+
+    _curate(raw, lake, db, "--max_record_bytes", str(limit), "--max_bad_fraction", "0.5")
+    assert {r["playlist_id"] for r in _table(spark, schemas.PLAYLISTS, lake).collect()} == {"mpd:1", "mpd:3"}
+    (bad,) = _table(spark, schemas.QUARANTINE, lake).collect()
+    assert (bad["reason"], bad["occurrences"], bad["run_id"]) == (
+        f"record over MAX_RECORD_BYTES ({limit + 1} bytes)", 1, run_id)
+    assert over.startswith(bad["record"]) and bad["record"].startswith('{"run_id"')
+    run = _latest_job_run(spark, lake)
+    assert (run["status"], run["records_quarantined"]) == ("succeeded", 1)
+
+
+def test_a_21_mb_record_is_quarantined_as_over_the_limit_not_as_malformed_json(spark, catalog, tmp_path):
+    """A line over ``MAX_RECORD_BYTES`` (16 MiB) whose one string is longer than Jackson's default limit (20 M
+    characters): counted and quarantined for its size, the run's other records curated."""
+    raw, lake, db = str(tmp_path / "landing"), str(tmp_path / "lake"), _new_database()
+    run_id = landing.new_run_id("mpd")
+    size = 21_000_000
+    huge = _line_of(run_id, catalog_playlist(catalog, 2), size)
+    _write_manifest(raw, run_id, [_write_part(raw, run_id, 0, [*_mpd_lines(run_id, [catalog_playlist(catalog, 1)]),
+                                                               huge])])
+    _curate(raw, lake, db, "--max_bad_fraction", "0.5")
+    quarantine = _table(spark, schemas.QUARANTINE, lake)
+    assert [(r["reason"], r["occurrences"]) for r in quarantine.select("reason", "occurrences").collect()] == [
+        (f"record over MAX_RECORD_BYTES ({size} bytes)", 1)]
+    assert [r["playlist_id"] for r in _table(spark, schemas.PLAYLISTS, lake).collect()] == ["mpd:1"]
+
+
+def test_max_record_bytes_can_only_be_lowered(capsys):
+    argv = ["raw_to_curated.py", "--JOB_NAME", "j", "--raw_path", "r", "--lake_path", "l", "--database", "d"]
+    assert curate_job.RawToCuratedOptions.from_argv(argv).max_record_bytes == landing.MAX_RECORD_BYTES
+    with pytest.raises(SystemExit) as excinfo:
+        curate_job.RawToCuratedOptions.from_argv([*argv, "--max_record_bytes", str(landing.MAX_RECORD_BYTES + 1)])
+    assert excinfo.value.code == 2 and "--max_record_bytes" in capsys.readouterr().err
+
+
+def test_a_catalog_entry_of_a_deleted_lake_is_registered_again_and_one_of_a_live_lake_stops_the_job(
+    spark, catalog, tmp_path
+):
+    """``--database`` reused for another lake: while the first lake exists the job stops before any work, naming
+    both locations and the way out; once it is deleted, its stale entries are replaced by this lake's tables."""
+    raw, db = str(tmp_path / "landing"), _new_database()
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    _land_mpd(raw, [catalog_playlist(catalog, 1)])
+    _curate(raw, first, db)
+    before = _versions(spark, first, db)
+
+    with pytest.raises(CatalogConflictError) as excinfo:
+        _curate(raw, second, db)
+    message = str(excinfo.value)
+    assert f"{db}.playlists is registered at file:{first}/playlists" in message
+    assert f"{second}/playlists" in message and "--database" in message and "DROP TABLE" in message
+    assert _versions(spark, first, db) == before
+    assert not Path(second).exists()  # not even a job run: job_runs is registered at the other lake
+
+    shutil.rmtree(first)
+    _curate(raw, second, db)
+    assert _latest_job_run(spark, second)["status"] == "succeeded"
+    for name in ("playlists", "quarantine", "job_runs", "processed_runs"):
+        location = spark.sql(f"DESCRIBE DETAIL {db}.{name}").first()["location"]
+        assert location.endswith(f"{second}/{name}"), name
+    assert spark.table(f"{db}.playlists").count() == 1

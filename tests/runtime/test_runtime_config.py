@@ -1,10 +1,14 @@
-"""Runtime decisions that need no JVM: Glue detection, Java 17 lookup, jar cache errors, S3 settings."""
+"""Runtime decisions that need no JVM: Glue detection, Java 17 lookup, jar cache errors, S3 settings, job logging."""
 
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from musiclake import java17, runtime
+from musiclake.options import JobOptions
 
 
 def test_glue_detection_from_flag_env_and_glue_arguments():
@@ -45,3 +49,42 @@ def test_local_config_from_env(tmp_path: Path):
     assert config.master == "local[1]"
     assert config.s3_endpoint == "http://127.0.0.1:9"
     assert config.checkpoint_dir == tmp_path.resolve() / "checkpoints"
+
+
+def _logging_state() -> list[tuple]:
+    """Levels, handlers and propagation of the loggers a job's logging set-up touches (the libraries' own
+    handlers aside: py4j adds one when first imported)."""
+    ours = [logging.getLogger(n) for n in ("", "musiclake")]
+    libraries = [logging.getLogger(n) for n in ("py4j", "botocore", "urllib3", "s3transfer")]
+    return [(lg.name, lg.level, list(lg.handlers), lg.propagate) for lg in ours] + [
+        (lg.name, lg.level) for lg in libraries]
+
+
+def test_a_job_run_in_process_leaves_logging_as_it_was_even_when_it_fails(monkeypatch, capsys):
+    """``run_job`` logs the job's figures to stderr through the ``musiclake`` logger only, and puts every logger
+    back afterwards: the root logger is never touched."""
+
+    @dataclass(frozen=True)
+    class Opts(JobOptions):
+        lake_path: str
+
+    @contextmanager
+    def no_spark(options, argv):
+        yield None
+
+    def job(spark, opts: Opts) -> None:
+        logging.getLogger("musiclake.test").info("job figures for %s", opts.lake_path)
+        raise RuntimeError("the job failed")
+
+    monkeypatch.setattr(runtime, "job_session", no_spark)
+    before = _logging_state()
+    with pytest.raises(RuntimeError, match="the job failed"):
+        runtime.run_job(Opts, job, ["job.py", "--JOB_NAME", "j", "--lake_path", "/lake"])
+    assert _logging_state() == before
+    assert capsys.readouterr().err.count("INFO musiclake.test: job figures for /lake") == 1
+
+
+def test_job_logging_nested_adds_no_second_handler(capsys):
+    with runtime.job_logging(), runtime.job_logging():
+        logging.getLogger("musiclake.test").info("once")
+    assert capsys.readouterr().err.count("INFO musiclake.test: once") == 1

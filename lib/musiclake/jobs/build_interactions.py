@@ -1,6 +1,7 @@
 """build_interactions: ``playlist_tracks`` -> ``interactions`` (playlist x track) and the stable id maps.
 
-Skips (cheaply) when ``playlist_tracks`` has not changed since the last successful run.
+Skips (cheaply) when ``playlist_tracks`` has not changed since the last successful run. Any failure records a
+``failed`` job run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from musiclake.options import JobOptions
 from musiclake.transforms.ids import new_indices, with_indices
 from musiclake.transforms.interactions import playlist_track_pairs
 
+# The tables this job creates or writes (their catalog registrations are checked before any work).
+WRITES = (schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS, schemas.JOB_RUNS)
+
 
 @dataclass(frozen=True)
 class BuildInteractionsOptions(JobOptions):
@@ -24,26 +28,37 @@ class BuildInteractionsOptions(JobOptions):
 
 
 def run(spark: SparkSession, opts: BuildInteractionsOptions) -> JobRun:
-    """Rebuild the interactions from the current ``playlist_tracks``; returns the recorded job run."""
+    """Rebuild the interactions from the current ``playlist_tracks``; returns the recorded job run.
+
+    Any failure after the input and the catalog are checked records a ``failed`` job run (then raises).
+    """
     lake = Lake(spark, opts.lake_path, opts.database)
     job = JobRun(opts.job_name)
     if not lake.exists(schemas.PLAYLIST_TRACKS):
         raise SystemExit(f"no playlist_tracks table under {opts.lake_path}: run raw_to_curated first")
+    lake.check_registrations(WRITES)  # first: a conflict leaves nowhere safe to record even a failed run
+    with job.failing_on_error(lake):
+        build(lake, opts, job)
+    return job
+
+
+def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
+    """The job's stages: skip if ``playlist_tracks`` is unchanged, else extend the id maps and sync interactions."""
     version = lake.version(schemas.PLAYLIST_TRACKS)
     job.input_versions = {schemas.PLAYLIST_TRACKS.name: version}
     if bookkeeping.last_input_versions(lake, opts.job_name) == job.input_versions:
         job.record(lake, "skipped", f"playlist_tracks unchanged at v{version}")
-        return job
-
+        return
     pairs = playlist_track_pairs(lake.load(schemas.PLAYLIST_TRACKS, version=version)).persist()
-    job.records_read = pairs.count()
-    extend_id_maps(lake, pairs, job)
-    interactions = pairs.transform(with_indices(lake.load(schemas.PLAYLIST_IDS), lake.load(schemas.TRACK_IDS)))
-    job.records_written[schemas.INTERACTIONS.name] = lake.merge(schemas.INTERACTIONS, interactions,
-                                                                delete_missing=True)
-    job.record(lake, "succeeded")
-    pairs.unpersist()
-    return job
+    try:
+        job.records_read = pairs.count()
+        extend_id_maps(lake, pairs, job)
+        interactions = pairs.transform(with_indices(lake.load(schemas.PLAYLIST_IDS), lake.load(schemas.TRACK_IDS)))
+        job.records_written[schemas.INTERACTIONS.name] = lake.merge(schemas.INTERACTIONS, interactions,
+                                                                    delete_missing=True)
+        job.record(lake, "succeeded")
+    finally:
+        pairs.unpersist()
 
 
 def extend_id_maps(lake: Lake, pairs: DataFrame, job: JobRun) -> None:

@@ -1,8 +1,10 @@
 """raw_to_curated: complete, unprocessed landing runs -> curated Delta tables.
 
-Load the landing runs no earlier run processed, plan the curated updates (:func:`musiclake.transforms.curate.plan`),
-quarantine what cannot be curated, check the plan, MERGE it into the tables, and record the runs as processed.
-A plan that fails a check writes nothing but the quarantine and a ``failed`` job run.
+Check that the catalog registers this lake's tables (not a deleted or another lake's), load the landing runs no
+earlier run processed, verify the files their manifests promise, plan the curated updates
+(:func:`musiclake.transforms.curate.plan`), quarantine what cannot be curated, check the plan, MERGE it into the
+tables, and record the runs as processed. Any failure after the catalog check records a ``failed`` job run; a plan
+that fails a check writes nothing but the quarantine and that job run.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from pyspark.sql import functions as F
 from musiclake import bookkeeping, landing, schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake, load_envelopes
-from musiclake.options import JobOptions
+from musiclake.options import JobOptions, OptionsError
 from musiclake.transforms import curate, quality
+
+# The tables this job creates or writes (their catalog registrations are checked before any work).
+WRITES = (*schemas.CURATED_TABLES, *schemas.BOOKKEEPING_TABLES)
 
 
 @dataclass(frozen=True)
@@ -26,35 +31,52 @@ class RawToCuratedOptions(JobOptions):
     database: str
     reprocess: bool = False
     max_bad_fraction: float = 0.05
+    verify_checksums: bool = False
+    max_record_bytes: int = landing.MAX_RECORD_BYTES
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_record_bytes <= landing.MAX_RECORD_BYTES:
+            raise OptionsError(f"--max_record_bytes: expected 1 to {landing.MAX_RECORD_BYTES} (MAX_RECORD_BYTES, "
+                               f"the limit the importer lands under), got {self.max_record_bytes}")
 
 
 def run(spark: SparkSession, opts: RawToCuratedOptions) -> JobRun:
     """Curate the new landing runs under ``opts.raw_path`` into the lake; returns the recorded job run."""
     lake = Lake(spark, opts.lake_path, opts.database)
     job = JobRun(opts.job_name)
+    lake.check_registrations(WRITES)  # first: a conflict leaves nowhere safe to record even a failed run
+    with job.failing_on_error(lake):
+        curate_new_runs(lake, opts, job)
+    return job
+
+
+def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
+    """The job's stages, from the runs to process to the recorded ``succeeded`` (or ``skipped``) run."""
     runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
     if not runs:
         job.record(lake, "skipped", "no new complete landing runs")
-        return job
+        return
     job.landing_runs = [m.run_id for m in runs]
     files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
     if not files:  # e.g. an API run that found nothing new: nothing to curate, but the runs are done
         bookkeeping.mark_processed(lake, runs, job)
         job.record(lake, "skipped", "new landing runs hold no files")
-        return job
+        return
+    bookkeeping.check_landed_files(lake.spark, runs, opts.raw_path, checksums=opts.verify_checksums)
 
     stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
-    plan = curate.plan(load_envelopes(spark, files), stored, job.job_run_id, job.today)
-    job.records_read = plan.records_read()
-    job.records_quarantined = bookkeeping.save_quarantine(lake, plan.quarantine)
-    with job.failing_on_error(lake):
+    envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes)
+    plan = curate.plan(envelopes, stored, job.job_run_id, job.today)
+    try:
+        job.records_read = plan.records_read()
+        job.records_quarantined = bookkeeping.save_quarantine(lake, plan.quarantine)
         bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
         check(plan, stored["tracks"], manifest_records(runs))
-    save(lake, plan, job)
-    bookkeeping.mark_processed(lake, runs, job)
-    job.record(lake, "succeeded", unmodelled_note(plan.unmodelled()))
-    plan.release()
-    return job
+        save(lake, plan, job)
+        bookkeeping.mark_processed(lake, runs, job)
+        job.record(lake, "succeeded", unmodelled_note(plan.unmodelled()))
+    finally:
+        plan.release()  # the plan's cached frames, whether it was saved or not
 
 
 def check(plan: curate.CuratedPlan, stored_tracks: DataFrame, manifest_records: dict[str, int]) -> None:

@@ -12,6 +12,9 @@ from musiclake.transforms.columns import first_problem
 
 REASON = "_reason"
 RECORD = "_record"
+# Set by the reader (musiclake.lake.load_envelopes) on a line over the record-size limit: its size in bytes.
+# Such a line is not parsed; the corrupt-record column holds the start of it.
+OVERSIZE_COLUMN = "_oversize_bytes"
 
 
 def _missing(name: str) -> Column:
@@ -21,20 +24,27 @@ def _missing(name: str) -> Column:
 def with_envelope_problem(df: DataFrame) -> DataFrame:
     """Add ``_reason`` (null when the envelope is usable) and ``_record`` (the raw text kept for quarantine).
 
-    Problems: a line that is not JSON, a missing ``run_id``/``source``/``entity``/``body``, a 200 response whose
-    body is not a JSON object.
+    Problems: a line over the record-size limit (when the reader marked it in :data:`OVERSIZE_COLUMN`, which
+    is then dropped), a line that is not JSON, a missing ``run_id``/``source``/``entity``/``body``, a 200
+    response whose body is not a JSON object.
     """
     body_not_object = F.when(
         (F.coalesce(F.col("http_status"), F.lit(200)) == 200) & ~F.ltrim(F.col("body")).startswith("{"),
         F.lit("body is not a JSON object"),
     )
-    reason = F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed JSON line")).otherwise(
-        first_problem(_missing("run_id"), _missing("source"), _missing("entity"), _missing("body"), body_not_object)
+    oversize = (
+        F.when(F.col(OVERSIZE_COLUMN).isNotNull(),
+               F.format_string("record over MAX_RECORD_BYTES (%d bytes)", F.col(OVERSIZE_COLUMN)))
+        if OVERSIZE_COLUMN in df.columns else F.lit(None).cast("string")
     )
+    malformed = F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed JSON line"))
+    reason = first_problem(oversize, malformed, _missing("run_id"), _missing("source"), _missing("entity"),
+                           _missing("body"), body_not_object)
+    envelope_columns = [c for c in df.columns if c not in (CORRUPT_COLUMN, OVERSIZE_COLUMN)]
     # Only a bad envelope needs its record: serialising every good one (body included) would double the cache.
-    record = F.coalesce(F.col(CORRUPT_COLUMN), F.to_json(F.struct(*[c for c in df.columns if c != CORRUPT_COLUMN])))
+    record = F.coalesce(F.col(CORRUPT_COLUMN), F.to_json(F.struct(*envelope_columns)))
     with_reason = df.withColumn(REASON, reason)
-    return with_reason.withColumn(RECORD, F.when(F.col(REASON).isNotNull(), record))
+    return with_reason.withColumn(RECORD, F.when(F.col(REASON).isNotNull(), record)).drop(OVERSIZE_COLUMN)
 
 
 def good_rows(df: DataFrame) -> DataFrame:
