@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--playlists", type=int, default=2000)
     parser.add_argument("--tracks", type=int, default=3000)
     args = parser.parse_args(argv)
-    runtime.configure_logging(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING)
     spark = runtime.local_spark_session(app_name="als-bench")
 
     interactions = synthetic_interactions(spark, args.playlists, args.tracks)

@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     params = AlsParams(rank=args.rank, reg_param=args.reg, alpha=args.alpha, max_iter=args.iterations)
     args.home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MUSICLAKE_HOME", str(args.home / "spark-home"))
-    runtime.configure_logging(30)
+    logging.basicConfig(level=logging.WARNING)
     spark = runtime.local_spark_session(app_name="als-compare")
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
