@@ -154,10 +154,15 @@ def test_a_model_on_s3_loads_through_the_storage_layer(tiny_lake, s3_bucket):
 
 
 def test_a_model_loaded_in_a_child_process_is_the_same_and_the_server_never_imports_arrow(tiny_lake):
+    """The serving process (the CLI's parser, the app, the holder) holds numpy arrays only: pyarrow and delta-rs
+    (about 50 MB of libraries) stay in the child that loads."""
     code = textwrap.dedent(f"""
         import sys
         import numpy as np
+        from musiclake import cli
+        from musiclake.serve.app import create_app
         from musiclake.serve.holder import ModelHolder
+        cli.build_parser()  # what `musiclake serve` imports before it serves
         model = ModelHolder({str(tiny_lake)!r}).load()
         heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'deltalake', 'pyspark', 'pandas'))
         np.save(sys.stdout.buffer, model.item_factors)
