@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -130,7 +129,7 @@ def test_the_extractor_image_copies_and_installs_only_the_wheel_sources_and_the_
     assert not [s for s in sources if s.split("/")[0] in ("sim", "deploy", "tests", "bench")], sources
     installs = [i for i in instructions if i.startswith("RUN ") and re.search(r"pip (wheel|install)", i)]
     project = [i for i in installs if "musiclake" in i or re.search(r"pip wheel .* \.$", i)]
-    assert project and all("--no-deps" in i for i in project), "the project's wheel: its dependencies come from the lock"
+    assert project and all("--no-deps" in i for i in project), "the project's wheel: dependencies come from the lock"
     assert not [i for i in installs if re.search(r"sim|deploy", i)], installs
     # the dependencies: the hashed lock of the extract extra (plus the Lambda runtime client), nothing else
     wanted = {re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in wheel.requires("extract")}
