@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["test_defaults"] = score(train, holdout, AlsParams())
         print(_line("test: defaults", summary["test_defaults"]), flush=True)
         started = time.monotonic()
-        tuned = tuning.tune_als(train, tuning.param_grid(AlsParams()), validation_fraction=0.2, seed=SEED)
+        old_grid = tuning.SearchConfig(strategy=tuning.GRID, grid=tuple(tuning.param_grid(AlsParams())))
+        tuned = tuning.tune_als(train, AlsParams(), old_grid, validation_fraction=0.2, seed=SEED)
         summary["tuning_seconds"] = round(time.monotonic() - started, 1)
         summary["tuned"] = tuned.best.as_dict()
         for trial in tuned.trials:

@@ -187,5 +187,6 @@ def full_lake(spark, tmp_path_factory: pytest.TempPathFactory) -> FullLake:
     raw_to_curated.main(["raw_to_curated.py", "--JOB_NAME", "raw_to_curated", "--raw_path", raw, *common])
     build_interactions.main(["build_interactions.py", "--JOB_NAME", "build_interactions", *common])
     train_als.main(["train_als.py", "--JOB_NAME", "train_als", *common, "--rank", "8", "--reg_param", "0.05",
-                    "--alpha", "10", "--max_iter", "5", "--top_k", "20", "--similar_k", "5", "--seed", "1"])
+                    "--alpha", "10", "--max_iter", "5", "--top_k", "20", "--similar_k", "5", "--seed", "1",
+                    "--new_playlist_eval", "true", "--new_playlist_holdout", "20"])
     return FullLake(raw=raw, lake=lake, database=database)

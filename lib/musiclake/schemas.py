@@ -316,11 +316,14 @@ TRACK_IDS = TableSpec(
 EVALUATIONS = TableSpec(
     name="evaluations",
     comment="Offline evaluation of the ALS recommender against a popularity baseline, one row per metric",
-    keys=("model_version", "split", "model", "params", "metric"),
+    keys=("model_version", "split", "model", "params", "metric", "fold"),
     schema=T.StructType([
         _c("model_version", S, "model version (folder v=<version> under models/als)", False),
-        _c("split", S, "test: evaluation holdout; validation: tuning split carved from train", False),
-        _c("model", S, "als or popularity (the baseline)", False),
+        _c("split", S, "test: evaluation holdout; validation: tuning split carved from train; "
+                       "new_playlists_<first|random>_<seeds>: playlists held out whole, seeds revealed (RecSys 2018)",
+           False),
+        _c("model", S, "als, popularity (the baseline) or title (new playlists without seeds: title cold start)",
+           False),
         _c("params", S, "ALS parameters as JSON ({} for popularity)", False),
         _c("metric", S, "precision_at_10, recall_at_10, ndcg_at_10, map_at_10, r_precision, ndcg_at_500 or clicks "
                         "(see musiclake.recommend.metrics)", False),
@@ -328,6 +331,11 @@ EVALUATIONS = TableSpec(
         _c("value", D, "mean over the evaluated playlists (clicks: lower is better)", False),
         _c("n_playlists", L, "playlists with held-out tracks that were evaluated", False),
         _c("evaluated_at", TS, "when the evaluation ran (UTC)", False),
+        # tuning trials (split = validation); null on other rows and on rows written before they existed
+        _c("trial", INT, "tuning: sampled configuration number (params holds its weighting and iterations)"),
+        _c("rung", INT, "tuning: successive-halving rung (0 = fewest ALS iterations)"),
+        _c("fold", INT, "tuning: validation split (0 = the one every rung uses; finalists also on 1, 2, ...)"),
+        _c("seconds", D, "tuning: wall time of the trial's fit and scoring"),
     ]),
 )
 

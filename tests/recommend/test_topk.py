@@ -34,7 +34,7 @@ def test_top_k_gets_enough_candidates_for_playlists_longer_than_the_smallest_buc
 def test_blockified_top_k_for_large_catalogs_gives_the_same_lists_as_the_numpy_path(
     model, seen, train_holdout, assert_ranked_lists_without_seen
 ):
-    # recommend_top_k takes the Spark path only above MAX_BROADCAST_FACTORS; both must agree on the lists
+    # recommend_top_k takes the Spark path only above max_broadcast_factors; both must agree on the lists
     train, _ = train_holdout
     n_playlists = train.select(PLAYLIST_IDX).distinct().count()
 
@@ -58,3 +58,29 @@ def test_top_k_for_a_subset_of_playlists_lists_only_those(model, seen, train_hol
 
     assert {r[PLAYLIST_IDX] for r in numpy_path.select(PLAYLIST_IDX).distinct().collect()} == wanted
     assert {r[PLAYLIST_IDX] for r in blockified.select(PLAYLIST_IDX).distinct().collect()} == wanted
+
+
+def test_memory_settings_are_read_like_spark():
+    assert topk.memory_bytes("4g") == 4 * 2**30
+    assert topk.memory_bytes("10240m") == 10 * 2**30
+    assert topk.memory_bytes("512k") == 512 * 2**10
+    assert topk.memory_bytes("2gb") == 2 * 2**30
+    assert topk.memory_bytes("100") == 100
+
+
+def test_broadcast_limit_is_a_sixteenth_of_the_smaller_memory_in_float32_factors():
+    assert topk.broadcast_limit_for("10g", "10g") == 10 * 2**30 // 64
+    assert topk.broadcast_limit_for("16g", "4g") == topk.broadcast_limit_for(None, "4g") == 4 * 2**30 // 64
+    assert topk.broadcast_limit_for(None, None) == 2**30 // 64  # Spark's default 1g
+    assert topk.broadcast_limit_for("10g", "10g") > 2_262_292 * 64  # the full MPD at rank 64 is broadcast
+
+
+def test_top_k_takes_the_blockified_path_above_the_broadcast_limit_and_logs_it(model, seen, caplog):
+    with caplog.at_level("INFO", logger="musiclake.recommend.topk"):
+        small_limit = topk.recommend_top_k(model, seen, 10, max_broadcast_factors=1)
+        large_limit = topk.recommend_top_k(model, seen, 10, max_broadcast_factors=10**9)
+
+    assert "blockified path" in caplog.text and "broadcast path" in caplog.text
+    blockified = {(r[PLAYLIST_IDX], r[TRACK_IDX]) for r in small_limit.collect()}
+    broadcast = {(r[PLAYLIST_IDX], r[TRACK_IDX]) for r in large_limit.collect()}
+    assert blockified == broadcast

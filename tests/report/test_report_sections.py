@@ -69,3 +69,32 @@ def test_text_from_the_lake_is_escaped() -> None:
     html = render_section(_section("top-tracks"), {"top_tracks": QueryData(rows)})
 
     assert "<script>" not in html and "&lt;script&gt;" in html and "A &amp; B" in html
+
+
+def _quality_row() -> dict:
+    return {"model_version": "v1", "metric": "ndcg_at_10", "k": 10, "als": 0.3, "popularity": 0.1,
+            "als_over_popularity": 3.0, "higher_is_better": True, "n_playlists": 5}
+
+
+def test_recommender_quality_shows_the_new_playlist_categories() -> None:
+    rows = [{"model_version": "v1", "seed_order": "first", "seeds": seeds, "metric": metric, "k": 500,
+             "answer": "title" if seeds == 0 else "als", "ours": 0.2 + seeds / 1000, "popularity": 0.1,
+             "ours_over_popularity": 2.0, "higher_is_better": metric != "clicks", "n_playlists": 40 - seeds // 5}
+            for seeds in (0, 1, 5, 10, 25, 100) for metric in ("r_precision", "ndcg_at_500", "clicks", "map_at_10")]
+
+    html = render_section(_section("recommender-quality"), {
+        "recommender_quality": QueryData([_quality_row()]), "new_playlist_quality": QueryData(rows)})
+
+    table = html[html.index('id="table-new-playlists"'):]
+    assert table.count("<tr>") == 1 + 6  # header + one row per category
+    assert "<td>title</td>" in table and table.count("<td>als</td>") == 5
+    assert "<td class=\"num\">0.300</td>" in table  # 100 seeds: 0.2 + 0.1
+    assert "map_at_10" not in table and "MAP" not in table  # only the challenge metrics and NDCG@10
+
+
+def test_recommender_quality_without_new_playlist_rows_says_the_protocol_did_not_run() -> None:
+    html = render_section(_section("recommender-quality"), {
+        "recommender_quality": QueryData([_quality_row()]), "new_playlist_quality": QueryData([])})
+
+    assert 'id="chart-recommender-quality"' in html and "Not evaluated for this model" in html
+    assert 'class="no-data"' not in html

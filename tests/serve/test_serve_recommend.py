@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from serve_lake import ITEMS, VERSION
@@ -51,6 +53,28 @@ def test_seed_tracks_are_folded_in_and_the_seeds_excluded(tiny_model):
     assert served.used_track_ids == ["t0"] and served.unknown_track_ids == ["nope", "spotify-ish"]
     assert served.notes == ["unknown to the model, ignored: nope, spotify-ish"]
     assert served.title == f"New playlist from 1 seed track(s), folded into ALS model v={VERSION} (no retraining)"
+
+
+@pytest.mark.parametrize(("weighting", "confidence"), [("linear", 2.0), ("log", np.log1p(2.0)),
+                                                       ("bm25", 2.0 * 101.0 / 102.0)])
+def test_seeds_get_the_confidence_weighting_the_model_was_trained_with(tiny_model, weighting, confidence):
+    """A model tuned with log weighting learnt alpha for log(1 + r): a seed listed twice folds in as log(3)."""
+    params = {**tiny_model.metadata["params"], "weighting": weighting}
+    model = dataclasses.replace(tiny_model, metadata={**tiny_model.metadata, "params": params})
+
+    served = recommend.for_tracks(model, ["t0", "t0"], 3)
+
+    vector = fold_in(ITEMS[[0]], np.array([confidence]), model.gram, reg_param=0.1, alpha=10.0)
+    scores = ITEMS.astype(np.float64) @ vector
+    assert [t.score for t in served.tracks] == pytest.approx(sorted(scores[1:6], reverse=True)[:3])
+
+
+def test_an_unknown_weighting_in_the_metadata_is_refused(tiny_model):
+    params = {**tiny_model.metadata["params"], "weighting": "tfidf"}
+    model = dataclasses.replace(tiny_model, metadata={**tiny_model.metadata, "params": params})
+
+    with pytest.raises(ValueError, match="unknown confidence weighting 'tfidf'"):
+        recommend.for_tracks(model, ["t0"], 3)
 
 
 def test_no_known_seed_falls_back_to_the_popular_tracks_not_among_the_seeds(tiny_model):

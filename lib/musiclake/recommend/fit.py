@@ -2,7 +2,10 @@
 
 Playlists are the users and tracks the items; ``weight`` (times a track is in the playlist) is the implicit
 rating, so the confidence of a pair is ``1 + alpha * weight`` (Hu, Koren & Volinsky 2008, as Spark implements
-it, with ``regParam`` scaled by each row's number of interactions - ALS-WR).
+it, with ``regParam`` scaled by each row's number of interactions - ALS-WR). The weights can first be rescaled
+(:func:`with_confidence_weights`): ``log`` gives ``1 + alpha * log(1 + weight / eps)``, ``bm25`` weighs each
+pair by its track's inverse playlist frequency and its playlist's length (as ``implicit.nearest_neighbours``'s
+``bm25_weight``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,6 +24,17 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from musiclake.schemas import PLAYLIST_IDX, TRACK_IDX, WEIGHT
+
+# the confidence weightings (see with_confidence_weights); numbers shared with the fold-in of new playlists
+from musiclake.serve.confidence import (
+    BM25_B,
+    BM25_K1,
+    LINEAR,
+    LOG,
+    LOG_EPSILON,
+    MIN_BM25_WEIGHT,
+    WEIGHTINGS,
+)
 
 log = logging.getLogger("musiclake.recommend.fit")
 
@@ -49,6 +63,9 @@ class AlsParams:
         Alternating iterations (each solves items, then playlists).
     seed
         Factor initialisation seed.
+    weighting
+        How ``weight`` becomes the ALS rating before ``1 + alpha * rating``: ``linear`` (unchanged), ``log`` or
+        ``bm25`` (:func:`with_confidence_weights`).
     """
 
     rank: int = 64
@@ -56,6 +73,11 @@ class AlsParams:
     alpha: float = 5.0
     max_iter: int = 10
     seed: int = 42
+    weighting: str = LINEAR
+
+    def __post_init__(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown confidence weighting {self.weighting!r}; choose from {WEIGHTINGS}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,7 +108,58 @@ def num_blocks_for(spark: SparkSession, n_interactions: int) -> int:
     return max(1, min(parallelism, max(MIN_BLOCKS, by_size)))
 
 
-def fit_als(interactions: DataFrame, params: AlsParams, *, num_blocks: int | None = None) -> ALSModel:
+def with_confidence_weights(weighting: str) -> Callable[[DataFrame], DataFrame]:
+    """Rescale ``weight`` by a confidence weighting; ALS then uses ``1 + alpha * weight``.
+
+    Parameters
+    ----------
+    weighting
+        ``linear``: unchanged. ``log``: ``log(1 + weight / LOG_EPSILON)``. ``bm25``: with ``N`` playlists,
+        ``df`` the playlists holding the track, ``len`` the playlist's summed weight and ``avg_len`` its mean
+        over playlists, ``weight * (K1 + 1) / (K1 * ((1 - B) + B * len / avg_len) + weight) * idf`` where
+        ``idf = log(N) - log(1 + df)`` (``K1 = 100``, ``B = 0.8``), at least ``MIN_BM25_WEIGHT``.
+
+    Returns
+    -------
+    A transform over ``playlist_idx, track_idx, weight, ...`` (one row per pair) that keeps every column and
+    replaces ``weight`` (double).
+
+    Notes
+    -----
+    BM25 needs per-track and per-playlist aggregates of the same input: two ``groupBy`` joined back and one
+    global aggregate (one row, broadcast).
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown confidence weighting {weighting!r}; choose from {WEIGHTINGS}")
+
+    def transform(interactions: DataFrame) -> DataFrame:
+        columns = interactions.columns
+        weight = F.col(WEIGHT).cast("double")
+        if weighting == LINEAR:
+            return interactions
+        if weighting == LOG:
+            return interactions.withColumn(WEIGHT, F.log1p(weight / F.lit(LOG_EPSILON)))
+        track_playlists = interactions.groupBy(TRACK_IDX).agg(F.countDistinct(PLAYLIST_IDX).alias("_df"))
+        playlist_lengths = interactions.groupBy(PLAYLIST_IDX).agg(F.sum(weight).alias("_len"))
+        totals = playlist_lengths.agg(F.count(F.lit(1)).alias("_n"), F.avg("_len").alias("_avg_len"))
+        idf = F.log(F.col("_n").cast("double")) - F.log1p(F.col("_df").cast("double"))
+        length_norm = F.lit(1.0 - BM25_B) + F.lit(BM25_B) * F.col("_len") / F.col("_avg_len")
+        saturated = weight * F.lit(BM25_K1 + 1.0) / (F.lit(BM25_K1) * length_norm + weight)
+        bm25 = F.greatest(saturated * idf, F.lit(MIN_BM25_WEIGHT))
+        return (
+            interactions.join(track_playlists, on=TRACK_IDX, how="inner")
+            .join(playlist_lengths, on=PLAYLIST_IDX, how="inner")
+            .crossJoin(F.broadcast(totals))
+            .withColumn(WEIGHT, bm25)
+            .select(*columns)
+        )
+
+    return transform
+
+
+def fit_als(
+    interactions: DataFrame, params: AlsParams, *, num_blocks: int | None = None, weights_applied: bool = False
+) -> ALSModel:
     """Fit implicit ALS on ``playlist_idx, track_idx, weight``.
 
     Parameters
@@ -95,6 +168,9 @@ def fit_als(interactions: DataFrame, params: AlsParams, *, num_blocks: int | Non
         One row per (playlist, track); should be cached or checkpointed (Spark requires deterministic input).
     num_blocks
         User and item blocks; default :func:`num_blocks_for` the input size.
+    weights_applied
+        ``weight`` already went through :func:`with_confidence_weights` for ``params.weighting`` (tuning
+        weighs its input once per weighting); otherwise it is applied here.
 
     Returns
     -------
@@ -112,6 +188,8 @@ def fit_als(interactions: DataFrame, params: AlsParams, *, num_blocks: int | Non
             "overflow the stack; call musiclake.recommend.fit.ensure_checkpoint_dir first"
         )
     blocks = num_blocks or num_blocks_for(spark, interactions.count())
+    if not weights_applied:
+        interactions = interactions.transform(with_confidence_weights(params.weighting))
     estimator = ALS(
         userCol=PLAYLIST_IDX,
         itemCol=TRACK_IDX,

@@ -15,7 +15,11 @@ tracks; a playlist without recommendations scores 0 (clicks: 51).
   ``clicks = floor((i* - 1) / 10)`` for ``i*`` the rank of the first relevant track in the 500, else 51.
 
 Clicks is the only metric where lower is better. The challenge also gives artist matches partial credit in
-R-precision; this module scores exact tracks only.
+R-precision; this module scores exact tracks only (the track-level variant the project's RecSys notes define).
+
+precision/recall/NDCG/MAP@K are Spark's ``pyspark.ml.evaluation.RankingEvaluator`` metrics ``precisionAtK``,
+``recallAtK``, ``ndcgAtK`` and ``meanAveragePrecisionAtK`` (Spark >= 3.0 normalisation ``min(K, |G|)``), and
+R-precision is its ``precisionAtK`` at ``K = |G|``; ``tests/recommend/test_metrics.py`` holds them equal.
 """
 
 from __future__ import annotations

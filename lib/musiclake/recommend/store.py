@@ -143,24 +143,55 @@ def load_item_gram(path: str) -> np.ndarray:
 def _evaluation_rows(result: TrainResult, version: str, evaluated_at: datetime) -> list[dict[str, Any]]:
     ev = result.evaluation
     test_cutoffs = metrics.metric_cutoffs(ev.k)
+    no_trial: dict[str, Any] = {"trial": None, "rung": None, "fold": None, "seconds": None}
     runs = [
-        ("test", "als", result.params.to_json(), ev.als, test_cutoffs),
-        ("test", "popularity", "{}", ev.popularity, test_cutoffs),
+        ("test", "als", result.params.to_json(), ev.als, test_cutoffs, no_trial),
+        ("test", "popularity", "{}", ev.popularity, test_cutoffs, no_trial),
     ]
     if result.tuning:
         cutoffs = metrics.metric_cutoffs(ev.k, result.tuning.list_length)
-        runs += [("validation", "als", t.params.to_json(), t.metrics, cutoffs) for t in result.tuning.trials]
+        runs += [
+            ("validation", "als", t.params.to_json(), t.metrics, cutoffs,
+             {"trial": t.trial, "rung": t.rung, "fold": t.fold, "seconds": round(t.seconds, 2)})
+            for t in result.tuning.trials
+        ]
     rows = []
-    for split_name, model, params, values, cutoffs in runs:
+    for split_name, model, params, values, cutoffs, trial in runs:
         for metric, cutoff in cutoffs.items():
             rows.append(
                 {
                     "model_version": version, "split": split_name, "model": model, "params": params,
                     "metric": metric, "k": cutoff, "value": float(values[metric]),
-                    "n_playlists": int(values["n_playlists"]), "evaluated_at": evaluated_at,
+                    "n_playlists": int(values["n_playlists"]), "evaluated_at": evaluated_at, **trial,
                 }
             )
     return rows
+
+
+def add_missing_columns(lake: Lake, spec: schemas.TableSpec) -> list[str]:
+    """Add the columns ``spec`` has and the existing table lacks (nullable, with comments); return their names.
+
+    Notes
+    -----
+    Tables only ever gain nullable columns (``evaluations``' tuning columns): a lake written before keeps
+    its rows (null in the new columns) and every reader keeps working. No table yet: nothing to do.
+    """
+    if not lake.exists(spec):
+        return []
+    present = {name.lower() for name in lake.load(spec).columns}
+    missing = [f for f in spec.schema.fields if f.name.lower() not in present]
+    if missing:
+        columns = ", ".join(
+            f"`{f.name}` {f.dataType.simpleString()} COMMENT '{_sql_string(f.metadata.get('comment', ''))}'"
+            for f in missing
+        )
+        lake.spark.sql(f"ALTER TABLE delta.`{lake.location(spec)}` ADD COLUMNS ({columns})")
+        log.info("added columns %s to %s", [f.name for f in missing], spec.name)
+    return [f.name for f in missing]
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 @dataclass(frozen=True)
@@ -203,6 +234,7 @@ def save_run(
     save_model(result, folder)
 
     evaluations = lake.spark.createDataFrame(_evaluation_rows(result, version, started), schemas.EVALUATIONS.schema)
+    add_missing_columns(lake, schemas.EVALUATIONS)
     lake.merge(schemas.EVALUATIONS, evaluations)
     recommendations_spec = (
         dataclasses.replace(schemas.RECOMMENDATIONS, path=recommendations_path)

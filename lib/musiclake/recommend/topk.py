@@ -1,12 +1,15 @@
 """Top-k per playlist from a fitted ALS model, never a track the playlist already has.
 
 Two paths, one contract (``playlist_idx, track_idx, rank, score``): :func:`recommend_top_k` scores with numpy
-against broadcast item factors when they fit (:data:`MAX_BROADCAST_FACTORS`), and falls back to Spark's
-blockified ``recommendForUserSubset`` (:func:`recommend_top_k_blockified`) for larger catalogs.
+against broadcast item factors when they fit (``max_broadcast_factors``, by default derived from the executors'
+and the driver's memory: :func:`broadcast_limit_for`), and falls back to Spark's blockified
+``recommendForUserSubset`` (:func:`recommend_top_k_blockified`) for larger catalogs. The path taken is logged.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable, Iterator
 from functools import reduce
 
@@ -23,9 +26,49 @@ N_SEEN = "n_seen"
 CANDIDATES = "candidates"
 ALS_SCORE = "rating"  # the score field name in Spark's recommendForAll* output
 MIN_SEEN_BUCKET = 16
-MAX_BROADCAST_FACTORS = 32_000_000  # item factors scored with numpy in every task (128 MB as float32)
+FACTOR_BYTES = 4  # float32
+BROADCAST_MEMORY_DIVISOR = 16  # the broadcast factors may take 1/16 of the smaller of executor and driver memory
+DEFAULT_MEMORY = "1g"  # Spark's default spark.driver.memory / spark.executor.memory
 SCORE_BLOCK = 4_000_000  # playlist x track scores held at once per task (16 MB as float32)
 RANKED_SCHEMA = f"{PLAYLIST_IDX} int, {TRACK_IDX} int, {RANK} int, {SCORE} double"
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
+
+log = logging.getLogger("musiclake.recommend.topk")
+
+
+def memory_bytes(setting: str) -> int:
+    """Bytes of a Spark memory setting (``"4g"``, ``"10240m"``, ``"512k"``, ``"2gb"``; a bare number is bytes)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)b?\s*", setting.lower())
+    if not match:
+        raise ValueError(f"not a memory size: {setting!r}")
+    return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+
+
+def broadcast_limit_for(executor_memory: str | None, driver_memory: str | None) -> int:
+    """The default ``max_broadcast_factors``: ``min(executor, driver memory) / 16 / 4 bytes`` factor floats.
+
+    The item factors are collected on the driver (``toPandas`` and a float32 copy) and every Python worker of
+    an executor holds one float32 copy while it scores; one sixteenth of the smaller memory leaves room for a
+    few copies beside Spark's own use. A missing setting counts as Spark's default (1g); a local session has
+    no executors, so only the driver's memory counts there.
+
+    Examples
+    --------
+    >>> broadcast_limit_for("10g", "10g")  # Glue G.1X: 2.26M MPD tracks x rank 64 = 145M floats fit
+    167772160
+    >>> broadcast_limit_for(None, "4g")  # local[2], driver memory 4g
+    67108864
+    """
+    memories = [memory_bytes(m) for m in (executor_memory, driver_memory) if m]
+    return min(memories or [memory_bytes(DEFAULT_MEMORY)]) // (BROADCAST_MEMORY_DIVISOR * FACTOR_BYTES)
+
+
+def default_broadcast_limit(spark: SparkSession) -> int:
+    """:func:`broadcast_limit_for` the session's ``spark.executor.memory`` and ``spark.driver.memory``."""
+    conf = spark.sparkContext.getConf()
+    is_local = spark.sparkContext.master.startswith("local")
+    executor = None if is_local else conf.get("spark.executor.memory", DEFAULT_MEMORY)
+    return broadcast_limit_for(executor, conf.get("spark.driver.memory", DEFAULT_MEMORY))
 
 
 def seen_lists(interactions: DataFrame) -> DataFrame:
@@ -75,7 +118,14 @@ def top_unseen(k: int) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def recommend_top_k(model: ALSModel, seen: DataFrame, k: int, playlists: DataFrame | None = None) -> DataFrame:
+def recommend_top_k(
+    model: ALSModel,
+    seen: DataFrame,
+    k: int,
+    playlists: DataFrame | None = None,
+    *,
+    max_broadcast_factors: int | None = None,
+) -> DataFrame:
     """Top ``k`` tracks per playlist by ALS score, never a track the playlist already has.
 
     Parameters
@@ -86,6 +136,10 @@ def recommend_top_k(model: ALSModel, seen: DataFrame, k: int, playlists: DataFra
         :func:`seen_lists` of the training interactions.
     playlists
         Optional ``playlist_idx`` subset to recommend for (e.g. the evaluation playlists).
+    max_broadcast_factors
+        Largest ``n_tracks x rank`` scored against broadcast factors; default :func:`default_broadcast_limit`
+        of the session (e.g. 168M floats with 10g executors and driver, as on Glue G.1X; 2.26M MPD tracks at
+        rank 64 are 145M).
 
     Returns
     -------
@@ -93,18 +147,23 @@ def recommend_top_k(model: ALSModel, seen: DataFrame, k: int, playlists: DataFra
 
     Notes
     -----
-    When the item factors fit in a broadcast (``n_tracks x rank <= MAX_BROADCAST_FACTORS``, 2.26M MPD tracks at
-    rank 64 is 145M: the blockified path), every task scores its playlists against all tracks with one numpy
-    matrix product per block of playlists, masks the playlist's own tracks and keeps the best ``k`` with
-    ``argpartition`` (:func:`top_k_scores`). That replaces Spark's ``recommendForUserSubset`` with ``k + |seen|``
-    candidates, a second pass over the seen lists and an array filter (compared in bench/als_compare.py; figures
-    in BENCHMARKS.md). Larger catalogs use :func:`recommend_top_k_blockified`.
+    When the item factors fit in a broadcast (``n_tracks x rank <= max_broadcast_factors``), every task scores
+    its playlists against all tracks with one numpy matrix product per block of playlists, masks the playlist's
+    own tracks and keeps the best ``k`` with ``argpartition`` (:func:`top_k_scores`). That replaces Spark's
+    ``recommendForUserSubset`` with ``k + |seen|`` candidates, a second pass over the seen lists and an array
+    filter (compared in bench/als_compare.py; figures in BENCHMARKS.md).
+    Larger catalogs use :func:`recommend_top_k_blockified`.
     """
     seen = seen.transform(only_playlists(playlists))
+    limit = max_broadcast_factors or default_broadcast_limit(seen.sparkSession)
     n_items = model.itemFactors.count()
-    if n_items * model.rank > MAX_BROADCAST_FACTORS:
+    if n_items * model.rank > limit:
+        log.info("top-%d: blockified path (%d tracks x rank %d = %d factors > broadcast limit %d)",
+                 k, n_items, model.rank, n_items * model.rank, limit)
         return recommend_top_k_blockified(model, seen, k)
-    items = model.itemFactors.toPandas()  # small by construction: bounded by MAX_BROADCAST_FACTORS floats
+    log.info("top-%d: broadcast path (%d tracks x rank %d = %d factors <= broadcast limit %d)",
+             k, n_items, model.rank, n_items * model.rank, limit)
+    items = model.itemFactors.toPandas()  # small by construction: bounded by max_broadcast_factors floats
     if items.empty:
         return _empty_recommendations(seen.sparkSession)
     order = np.argsort(items["id"].to_numpy())

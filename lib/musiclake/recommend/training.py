@@ -1,7 +1,8 @@
 """Evaluate, refit, recommend: the logic of the ``train_als`` job (no I/O here; see ``store``).
 
 1. Split each playlist's tracks into train and an evaluation holdout (:mod:`~musiclake.recommend.split`).
-2. Optionally tune rank / regParam / alpha on a validation split of *train* (:mod:`~musiclake.recommend.tuning`).
+2. Optionally tune rank / regParam / alpha / weighting / iterations on validation splits of *train*
+   (:mod:`~musiclake.recommend.tuning`: budgeted successive halving).
 3. Fit ALS on train; rank every unseen track for the holdout playlists; score ALS and the popularity baseline
    side by side (:mod:`~musiclake.recommend.metrics`).
 4. Refit on all interactions with the chosen parameters; top-k per playlist, similar tracks, ``Y^T Y``.
@@ -34,8 +35,10 @@ class TrainConfig:
     ----------
     params
         ALS parameters used when not tuning (and max_iter / seed when tuning).
-    grid
-        Parameter sets tried when ``tune`` is true.
+    search
+        How ``tune`` searches (:class:`~musiclake.recommend.tuning.SearchConfig`: budgeted halving by default).
+    max_broadcast_factors
+        Top-k broadcast limit (``n_tracks x rank``); None: derived from the session's memory settings.
     holdout_fraction
         Share of each playlist's tracks held out for evaluation (and, within train, for validation).
     top_k
@@ -48,7 +51,8 @@ class TrainConfig:
 
     params: fit.AlsParams = field(default_factory=fit.AlsParams)
     tune: bool = False
-    grid: tuple[fit.AlsParams, ...] = ()
+    search: tuning.SearchConfig = field(default_factory=tuning.SearchConfig)
+    max_broadcast_factors: int | None = None
     holdout_fraction: float = 0.2
     seed: int = 42
     top_k: int = 500
@@ -119,18 +123,21 @@ def evaluate(interactions: DataFrame, config: TrainConfig) -> tuple[fit.AlsParam
     if config.tune:
         tuned = tuning.tune_als(
             train,
-            config.grid or tuning.param_grid(config.params),
+            config.params,
+            config.search,
             validation_fraction=config.holdout_fraction,
             seed=config.seed,
             k=config.k,
             metric=config.tuning_metric,
             num_blocks=config.num_blocks,
+            max_broadcast_factors=config.max_broadcast_factors,
         )
     params = tuned.best if tuned else config.params
     model = fit.fit_als(train, params, num_blocks=config.num_blocks)
     seen = topk.seen_lists(train).cache()
     depth = max(config.k, metrics.CHALLENGE_LIST_LENGTH)
-    als_lists = topk.recommend_top_k(model, seen, depth, playlists=holdout)
+    als_lists = topk.recommend_top_k(model, seen, depth, playlists=holdout,
+                                     max_broadcast_factors=config.max_broadcast_factors)
     popular_lists = baseline.recommend_popular(baseline.popularity(train), seen, depth, playlists=holdout)
     evaluation = Evaluation(
         als=metrics.ranking_metrics(als_lists, holdout, config.k),
@@ -194,7 +201,8 @@ def train_evaluate_recommend(interactions: DataFrame, config: TrainConfig) -> Tr
         model=model,
         evaluation=evaluation,
         tuning=tuned,
-        recommendations=top_k_per_playlist(model, pairs, config.top_k, playlist_map, track_map),
+        recommendations=top_k_per_playlist(model, pairs, config.top_k, playlist_map, track_map,
+                                           max_broadcast_factors=config.max_broadcast_factors),
         similar_tracks=similar_per_track(model, popularity, config, playlist_map, track_map),
         popular_tracks=most_popular(popularity, track_map),
         playlist_map=playlist_map,
@@ -214,10 +222,11 @@ def id_maps(interactions: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 def top_k_per_playlist(
-    model: ALSModel, pairs: DataFrame, k: int, playlist_map: DataFrame, track_map: DataFrame
+    model: ALSModel, pairs: DataFrame, k: int, playlist_map: DataFrame, track_map: DataFrame, *,
+    max_broadcast_factors: int | None = None,
 ) -> DataFrame:
     """Every playlist's ``k`` best tracks it does not have yet: ``playlist_id, track_id, rank, score``."""
-    lists = topk.recommend_top_k(model, topk.seen_lists(pairs), k)
+    lists = topk.recommend_top_k(model, topk.seen_lists(pairs), k, max_broadcast_factors=max_broadcast_factors)
     return lists.transform(with_ids(playlist_map, track_map)).select(PLAYLIST_ID, TRACK_ID, RANK, SCORE)
 
 
@@ -282,14 +291,7 @@ def format_report(result: TrainResult, model_version: str | None = None) -> str:
         f"  params: {result.params.to_json()}",
     ]
     if result.tuning:
-        lines.append(f"  tuning ({result.tuning.metric} on a validation split of train):")
-        for trial in result.tuning.trials:
-            mark = "*" if trial.params == result.tuning.best else " "
-            p = trial.params
-            lines.append(
-                f"   {mark} rank={p.rank:<4} reg_param={p.reg_param:<6g} alpha={p.alpha:<6g} "
-                f"{result.tuning.metric}={trial.metrics[result.tuning.metric]:.4f}  ({trial.seconds:.1f}s)"
-            )
+        lines.extend(tuning.format_search(result.tuning))
     lines.append(
         f"  evaluation: {ev.als['n_playlists']} playlists, {ev.holdout_fraction:.0%} of each playlist held out, "
         "all unseen tracks ranked"

@@ -44,6 +44,7 @@ class Section:
     queries: tuple[str, ...]
     produced_by: str
     render: Callable[[dict[str, Rows]], str]
+    optional: tuple[str, ...] = ()  # queries whose rows the section shows when there are any (never "no data")
 
 
 def _chart(key: str, figure: Any, alt: str, caption: str = "") -> str:
@@ -134,7 +135,40 @@ def _recommender_quality(data: dict[str, Rows]) -> str:
                   f"model {version}, test holdout of {rows[0]['n_playlists']:,} playlists") + h.table(
         rows, [("metric", "metric", h.esc), ("k", "k", h.integer), ("als", "ALS", h.decimal3),
                ("popularity", "popularity", h.decimal3), ("als_over_popularity", "ALS / popularity", h.decimal3),
-               ("higher_is_better", "higher is better", h.yes_no)], "table-recommender-quality")
+               ("higher_is_better", "higher is better", h.yes_no)], "table-recommender-quality") + \
+        _new_playlists(data.get("new_playlist_quality", []))
+
+
+NEW_PLAYLIST_METRICS = (("r_precision", "R-precision"), ("ndcg_at_500", "NDCG@500"), ("ndcg_at_10", "NDCG@10"),
+                        ("clicks", "clicks"))
+
+
+def _new_playlists(rows: Rows) -> str:
+    """The RecSys-2018 categories (0/1/5/10/25/100 seed tracks), musiclake's answer against popularity."""
+    heading = "<h3>New playlists (RecSys Challenge 2018 protocol)</h3>"
+    if not rows:
+        return heading + '<p class="note">Not evaluated for this model: train_als runs the protocol with ' \
+            "--new_playlist_eval true (by default from 1,000 playlists).</p>"
+    shown = dict(NEW_PLAYLIST_METRICS)
+    categories: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        entry = categories.setdefault((row["seed_order"], row["seeds"]), {
+            "seeds": row["seeds"], "seed_order": row["seed_order"], "answer": row["answer"],
+            "n_playlists": row["n_playlists"]})
+        if row["metric"] in shown:
+            entry[f"{row['metric']}_ours"], entry[f"{row['metric']}_pop"] = row["ours"], row["popularity"]
+    columns: list[tuple[str, str, h.Format]] = [
+        ("seeds", "seed tracks", h.integer), ("seed_order", "seeds taken", h.esc),
+        ("n_playlists", "playlists", h.integer), ("answer", "ours", h.esc)]
+    for metric, label in NEW_PLAYLIST_METRICS:
+        columns += [(f"{metric}_ours", f"{label} ours", h.decimal3), (f"{metric}_pop", f"{label} popularity",
+                                                                        h.decimal3)]
+    note = ("Whole playlists held out of the evaluated model's training; 500 tracks ranked per playlist, seeds "
+            "excluded. ALS folds the seeds into the trained item factors; with 0 seeds the title cold start answers "
+            "(tracks of training playlists whose names share the title's tokens, then popularity). Clicks: lower is "
+            "better.")
+    return heading + f'<p class="note">{h.esc(note)}</p>' + h.table(
+        [categories[key] for key in sorted(categories)], columns, "table-new-playlists")
 
 
 def _coverage_bias(data: dict[str, Rows]) -> str:
@@ -178,8 +212,9 @@ SECTIONS: tuple[Section, ...] = (
             "Records each job run read, wrote (inserted or updated) and quarantined, from job_runs.",
             ("pipeline_health",), "raw_to_curated job", _pipeline_health),
     Section("recommender-quality", "Recommender quality",
-            "ALS against the popularity baseline on the test holdout of the latest model (evaluations).",
-            ("recommender_quality",), "train_als job", _recommender_quality),
+            "ALS against the popularity baseline on the test holdout of the latest model, and on new playlists "
+            "by number of seed tracks (evaluations).",
+            ("recommender_quality",), "train_als job", _recommender_quality, optional=("new_playlist_quality",)),
     Section("coverage-bias", "Coverage and popularity bias of the recommendations",
             "How much of the catalog the recommendations reach, and how much they favour already popular tracks.",
             ("recommendation_coverage_bias",), "build_interactions and train_als jobs", _coverage_bias),
@@ -238,7 +273,8 @@ def render_section(section: Section, results: dict[str, QueryData]) -> str:
             why = data.missing or f"the query {name} returned no rows"
             return h.section(section.key, section.title, section.note,
                              h.no_data(section.key, f"{why}; run the {section.produced_by} first."))
-    body = section.render({name: results[name].rows for name in section.queries})
+    shown = (*section.queries, *(name for name in section.optional if name in results))
+    body = section.render({name: results[name].rows for name in shown})
     return h.section(section.key, section.title, section.note, body)
 
 
@@ -279,7 +315,7 @@ def build_report(lake_path: str, out_dir: str | Path, *, title: str = "musiclake
     """
     from musiclake.query.engine import LocalEngine
 
-    names = tuple(dict.fromkeys(name for section in SECTIONS for name in section.queries))
+    names = tuple(dict.fromkeys(name for section in SECTIONS for name in (*section.queries, *section.optional)))
     started = time.monotonic()
     with LocalEngine(lake_path) as engine:
         results = run_queries(engine, names)

@@ -151,6 +151,11 @@ class Model:
         return float(self.metadata["params"]["alpha"])
 
     @property
+    def weighting(self) -> str:
+        """The confidence weighting the model was trained with (``linear`` for models trained before the choice)."""
+        return str(self.metadata["params"].get("weighting") or "linear")
+
+    @property
     def factor_bytes(self) -> int:
         """Bytes of the two factor matrices (the yardstick of the serving process's memory)."""
         return int(self.item_factors.nbytes + self.user_factors.nbytes)

@@ -32,6 +32,7 @@ from musiclake.serve.answer import (  # noqa: F401 - the answer's types and text
     parse_track_ids,
     parse_track_references,
 )
+from musiclake.serve.confidence import seed_weights
 from musiclake.serve.model import Model
 from musiclake.serve.scoring import Query, Ranked, fold_in, rank_queries
 
@@ -102,8 +103,9 @@ def plan_for_tracks(model: Model, track_ids: Sequence[str], k: int = 20) -> Pend
         served = Served(POPULARITY, title, popular(model, k, exclude=seeds), notes, [], unknown, model.version)
         return Pending(None, lambda _: served)
     seed_idx = np.array([known[t] for t in usable], dtype=np.int64)
-    vector = fold_in(model.item_factors[seed_idx], np.array([weights[t] for t in usable], dtype=np.float64),
-                     model.gram, reg_param=model.reg_param, alpha=model.alpha)
+    listed = np.array([weights[t] for t in usable], dtype=np.float64)
+    vector = fold_in(model.item_factors[seed_idx], seed_weights(listed, model.weighting), model.gram,
+                     reg_param=model.reg_param, alpha=model.alpha)
     title = f"New playlist from {len(usable)} seed track(s), folded into ALS model v={model.version} (no retraining)"
 
     def finish(ranked: Ranked | None) -> Served:
