@@ -12,4 +12,10 @@ Importing this package is cheap: DuckDB, delta-rs, sqlglot and boto3 load only w
 from musiclake.query.errors import LakeNotFoundError, QueryError, SqlParseError, UnknownTableError
 from musiclake.query.sql_files import list_queries, load_query
 
-__all__ = ["LakeNotFoundError", "QueryError", "SqlParseError", "UnknownTableError", "list_queries", "load_query"]
+# the output formats of `musiclake query`: here, not in query.output (pyarrow), so that building the CLI's parser
+# loads no pyarrow (`musiclake serve` never needs it)
+FORMATS = ("table", "csv", "json")
+
+__all__ = [
+    "FORMATS", "LakeNotFoundError", "QueryError", "SqlParseError", "UnknownTableError", "list_queries", "load_query",
+]

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from musiclake.query import FORMATS
 from musiclake.query.errors import QueryError
-from musiclake.query.output import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

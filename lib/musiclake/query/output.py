@@ -9,21 +9,18 @@ import json
 import math
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-# pyarrow loads when a result is written, not with the CLI's parser (FORMATS): `musiclake serve` never needs it
-if TYPE_CHECKING:
-    import pyarrow as pa
+import pyarrow as pa
 
-FORMATS = ("table", "csv", "json")
+from musiclake.query import FORMATS
+
 MAX_CELL = 48  # characters of one cell in the table format
 
 
 def plain(value: Any, data_type: pa.DataType | None = None) -> Any:
     """A Python value from Arrow made JSON-ready, guided by its Arrow type: maps become objects, times ISO
     strings, decimals numbers, bytes base64, NaN and infinities null."""
-    import pyarrow as pa
-
     if value is None:
         return None
     if data_type is not None and pa.types.is_map(data_type):
@@ -65,8 +62,6 @@ def cell_text(value: Any) -> str:
 
 def write_table(result: pa.Table, out: TextIO, max_rows: int | None = 100) -> None:
     """A fixed-width text table (cells cut at :data:`MAX_CELL` characters), then the row count."""
-    import pyarrow as pa
-
     shown = result if max_rows is None else result.slice(0, max_rows)
     names = result.column_names
     numeric = [pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) for t in result.schema.types]
