@@ -26,7 +26,7 @@ from musiclake import schemas, storage
 from musiclake.recommend import foldin, store
 from musiclake.schemas import PLAYLIST_ID, RANK, SCORE, TRACK_ID, TRACK_IDX, TableSpec
 from musiclake.serve.answer import Recommended, Served, format_served, parse_track_ids  # noqa: F401 - re-exported
-from musiclake.serve.confidence import seed_weights
+from musiclake.serve.confidence import seed_weights, trained_weighting
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def for_tracks(model: ServingModel, track_ids: Sequence[str], k: int = 20) -> Se
     params = model.metadata["params"]
     vector = foldin.fold_in(
         np.stack([factors[known[t]] for t in usable]),
-        seed_weights(np.array([weights[t] for t in usable], dtype=np.float64), params.get("weighting") or "linear"),
+        seed_weights(np.array([weights[t] for t in usable], dtype=np.float64), trained_weighting(params)),
         store.load_item_gram(model.path),
         reg_param=float(params["reg_param"]),
         alpha=float(params["alpha"]),

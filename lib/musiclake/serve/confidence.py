@@ -8,6 +8,9 @@ tuned with log weighting (alpha fitted to ``log(1 + r)``) folds new playlists in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 LINEAR, LOG, BM25 = "linear", "log", "bm25"
@@ -16,6 +19,11 @@ LOG_EPSILON = 1.0  # log weighting: log(1 + weight / eps); eps = 1 makes a singl
 BM25_K1 = 100.0  # implicit's bm25_weight defaults: term-frequency saturation ...
 BM25_B = 0.8  # ... and playlist-length normalisation
 MIN_BM25_WEIGHT = 1e-3  # a track in (nearly) every playlist keeps a tiny positive weight instead of <= 0
+
+
+def trained_weighting(params: Mapping[str, Any]) -> str:
+    """The weighting a model's saved ``params`` name (``linear`` for models trained before there was a choice)."""
+    return str(params.get("weighting") or LINEAR)
 
 
 def seed_weights(weights: np.ndarray, weighting: str) -> np.ndarray:

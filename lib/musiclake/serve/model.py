@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from musiclake.serve.confidence import trained_weighting
+
 
 @dataclass(frozen=True, eq=False)
 class Strings:
@@ -153,7 +155,7 @@ class Model:
     @property
     def weighting(self) -> str:
         """The confidence weighting the model was trained with (``linear`` for models trained before the choice)."""
-        return str(self.metadata["params"].get("weighting") or "linear")
+        return trained_weighting(self.metadata["params"])
 
     @property
     def factor_bytes(self) -> int:
