@@ -15,6 +15,7 @@ import pytest
 from iac_helpers import BOUNDARY_ARN, REPO, TEMPLATES, resources_of
 
 from musiclake import landing, runtime
+from musiclake.jobs.housekeeping import SAFE_RETENTION_HOURS, HousekeepingOptions
 from musiclake.options import JobOptions
 from musiclake.query import raw
 from musiclake_deploy.tool import job_scripts
@@ -153,6 +154,31 @@ def test_glue_job_passes_every_required_job_argument(templates, script):
     _, job = _glue_jobs_by_script(templates["glue"])[script.stem]
     required = _required_job_arguments(script) - {"--job_name"}  # Glue passes --JOB_NAME itself
     assert required and required <= set(job["DefaultArguments"])
+
+
+def test_housekeeping_runs_weekly_on_its_own_trigger_with_its_retentions_as_job_arguments(templates):
+    glue = templates["glue"]
+    logical_id, job = _glue_jobs_by_script(glue)["housekeeping"]
+    args, params = job["DefaultArguments"], glue["Parameters"]
+    assert args["--vacuum_retention_hours"] == {"Ref": "VacuumRetentionHours"}
+    assert args["--quarantine_retention_days"] == {"Ref": "QuarantineRetentionDays"}
+    assert "--allow_short_retention" not in args  # never on AWS: other jobs and readers share the lake
+    defaults = {f.name: f.default for f in dataclasses.fields(HousekeepingOptions)}
+    assert params["VacuumRetentionHours"]["MinValue"] == SAFE_RETENTION_HOURS == defaults["vacuum_retention_hours"]
+    assert params["VacuumRetentionHours"]["Default"] == SAFE_RETENTION_HOURS
+    assert params["QuarantineRetentionDays"]["Default"] == defaults["quarantine_retention_days"]
+    assert params["QuarantineRetentionDays"]["MinValue"] == 1
+    (trigger,) = [t["Properties"] for t in resources_of(glue, "AWS::Glue::Trigger").values()
+                  if {"JobName": {"Ref": logical_id}} in t["Properties"]["Actions"]]
+    assert (trigger["Type"], trigger["StartOnCreation"]) == ("SCHEDULED", True)
+    assert trigger["Schedule"] == {"Ref": "HousekeepingSchedule"} and "WorkflowName" not in trigger
+    schedule = params["HousekeepingSchedule"]["Default"]
+    assert re.fullmatch(r"cron\(\d+ \d+ \? \* (MON|TUE|WED|THU|FRI|SAT|SUN) \*\)", schedule), "weekly"
+    assert schedule != params["TrainSchedule"]["Default"]  # an OPTIMIZE and a concurrent write can conflict
+    # VACUUM and the quarantine DELETE remove objects under lake/ only, with the role every job runs with
+    deletes = [_sub_text(r) for s in _role_statements(glue["Resources"]["JobRole"])
+               if "s3:DeleteObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])]
+    assert [r for r in deletes if "${Lake}" in r] == ["arn:${AWS::Partition}:s3:::${Lake}/lake/*"]
 
 
 def test_musiclake_runtime_argument_selects_the_glue_runtime():
