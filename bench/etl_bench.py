@@ -13,9 +13,16 @@ For each size: synthetic MPD slices (``musiclake-sim generate-mpd``, seeded) are
 The DuckDB side does less than the job (no quarantine, no data-quality checks, no Delta MERGE or catalog), so
 the ratio is an upper bound of what the Spark code itself costs. Rows are playlist items (``playlist_tracks``).
 
+With ``--incremental N``, after a size's full Spark run, a batch of N changed Spotify API playlists (the
+simulator's Spotify server, ``musiclake_sim``, and the real extractor: N playlists landed, then each edited and
+landed again, so the second run holds the N changed snapshots and the tracks new to the landing zone) is curated
+and the interactions built (a) into the lake just built (the first version of those playlists curated beforehand,
+untimed) and (b) into an empty lake; both wall times and their ratio are reported (the aim: (a) at most twice (b),
+so a job's cost follows its batch, not the lake).
+
 Usage::
 
-    python bench/etl_bench.py --sizes 1000,10000 [--only duckdb|spark] [--profile] [--no-write]
+    python bench/etl_bench.py --sizes 1000,10000 [--only duckdb|spark] [--profile] [--no-write] [--incremental N]
 
 ``--profile`` runs each job under pyinstrument and leaves ``<job>.pyinstrument.txt`` next to its log (the
 Python call tree with wall time: which Spark actions, MERGEs and checks the time goes to).
@@ -28,6 +35,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -126,29 +134,110 @@ def land(mpd: Path, landing: Path) -> Measured:
     return run_measured([str(BIN / "musiclake-extract"), "mpd", "--source", str(mpd), "--landing", str(landing)])
 
 
-def spark_jobs(landing: Path, work: Path, profile: bool = False, code: Path | None = None) -> dict[str, Measured]:
-    """Both Glue jobs, each as its own process (as on Glue), on a fresh lake; optionally under pyinstrument.
+def spark_jobs(landing: Path, work: Path, profile: bool = False, code: Path | None = None,
+               jobs: tuple[str, ...] = ("raw_to_curated", "build_interactions"),
+               label: str = "") -> dict[str, Measured]:
+    """The Glue jobs, each as its own process (as on Glue), on the lake ``work/lake`` (new, or left by an earlier
+    call); optionally under pyinstrument.
 
     ``code``: another checkout of the repository whose jobs and library run instead (a before/after figure).
+    ``jobs``: which of the two to run, in order; ``label`` prefixes their log and profile names.
     """
     lake, home = work / "lake", work / "home"
     work.mkdir(parents=True, exist_ok=True)
     env = spark_env(home)
-    jobs = JOBS
+    scripts = JOBS
     if code:
         env["PYTHONPATH"] = f"{code / 'lib'}:{code / 'extract'}"
-        jobs = code / "glue_jobs" / "v1"
+        scripts = code / "glue_jobs" / "v1"
     common = ["--lake_path", str(lake), "--database", "musiclake"]
+    options = {"raw_to_curated": ["--raw_path", str(landing)], "build_interactions": []}
     results = {}
-    for job, extra in (("raw_to_curated", ["--raw_path", str(landing)]), ("build_interactions", [])):
-        profiler = ["-m", "pyinstrument", "-o", str(work / f"{job}.pyinstrument.txt")] if profile else []
+    for job in jobs:
+        name = f"{label}{job}"
+        profiler = ["-m", "pyinstrument", "-o", str(work / f"{name}.pyinstrument.txt")] if profile else []
         results[job] = run_measured(
-            [sys.executable, *profiler, str(jobs / f"{job}.py"), "--JOB_NAME", job, *extra, *common], env=env,
-            log=work / f"{job}.log",
+            [sys.executable, *profiler, str(scripts / f"{job}.py"), "--JOB_NAME", job, *options[job], *common],
+            env=env, log=work / f"{name}.log",
         )
         if results[job].returncode:
-            raise SystemExit(f"{job} failed (exit {results[job].returncode}); see {work / f'{job}.log'}")
+            raise SystemExit(f"{job} failed (exit {results[job].returncode}); see {work / f'{name}.log'}")
     return results
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """One batch of changed API playlists curated into the lake just built and into an empty lake."""
+
+    playlists: int
+    into_lake: dict[str, Measured]
+    into_empty: dict[str, Measured]
+
+    @property
+    def seconds(self) -> tuple[float, float]:
+        return (sum(m.seconds for m in self.into_lake.values()), sum(m.seconds for m in self.into_empty.values()))
+
+
+def land_changed_api_playlists(work: Path, n: int, seed: int) -> tuple[Path, Path]:
+    """Land N API playlists, edit each, land them again; returns (the first run alone, the second run alone).
+
+    Both are landing roots holding one run's manifest each (the data files of both runs are there, but only the
+    manifest makes a run visible), landed by the real extractor from the simulator's Spotify server.
+    """
+    from musiclake import landing as contract
+    from musiclake_extract.api_extract import ApiOptions, run_api
+    from musiclake_extract.client import Credentials
+    from musiclake_sim.catalog import generate_catalog
+    from musiclake_sim.fake_server import DEMO_USER, FakeSpotify
+
+    both = work / "landing-api"
+    with FakeSpotify(catalog=generate_catalog(seed, n, max(2000, 20 * n)), user_playlists=n,
+                     followed_playlists=0) as api:
+        ids = sorted(p.id for p in api.world.playlists.values() if p.owner == DEMO_USER)[:n]
+        env = api.credentials()
+        credentials = Credentials(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"], env["SPOTIFY_REFRESH_TOKEN"])
+
+        def extract() -> str:
+            options = ApiOptions(landing=str(both), playlists=ids, api_base_url=api.api_base_url,
+                                 token_url=api.token_url, backoff=0.01)
+            result = run_api(options, credentials)
+            if result.status != "complete":
+                raise SystemExit(f"the API extraction did not complete: {result.message}")
+            return result.run_id
+
+        first = extract()
+        for playlist_id in ids:
+            api.modify_playlist(playlist_id)
+        second = extract()
+    views = []
+    for keep, name in ((first, "landing-first"), (second, "landing-batch")):
+        view = work / name
+        shutil.copytree(both, view)
+        for manifest in contract.list_manifest_uris(str(view)):
+            if contract.run_id_of_manifest_uri(manifest) != keep:
+                Path(manifest).unlink()
+        views.append(view)
+    return views[0], views[1]
+
+
+def incremental_runs(landing: Path, built: Path, n: int, seed: int, profile: bool = False,
+                     code: Path | None = None) -> Incremental:
+    """Time a batch of N changed API playlists into the lake under ``built`` (after its full run) and into an
+    empty lake.
+
+    The lake under ``built`` first curates the playlists' first version (untimed); the timed run reads a landing
+    root holding the batch and every manifest of ``landing`` (processed already: listed, never read).
+    """
+    work = built / "incremental"
+    work.mkdir(parents=True, exist_ok=True)
+    first, batch = land_changed_api_playlists(work, n, seed)
+    spark_jobs(first, built, profile, code, jobs=("raw_to_curated",), label="seed-")
+    with_history = work / "landing-with-history"
+    shutil.copytree(batch, with_history)
+    shutil.copytree(landing / "_manifests", with_history / "_manifests", dirs_exist_ok=True)
+    into_lake = spark_jobs(with_history, built, profile, code, label="incremental-")
+    into_empty = spark_jobs(batch, work / "empty", profile, code, label="incremental-")
+    return Incremental(n, into_lake, into_empty)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="run the jobs under pyinstrument (report per job)")
     parser.add_argument("--code", type=Path, default=None,
                         help="run the jobs of another checkout (e.g. the commit before a fix) instead of this one")
+    parser.add_argument("--incremental", type=int, default=0, metavar="N",
+                        help="after each size's Spark run, time a batch of N changed API playlists into that lake "
+                             "and into an empty one")
     parser.add_argument("--duckdb-only", nargs=2, metavar=("LANDING", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.duckdb_only:  # the child process measured by the parent
@@ -194,12 +286,18 @@ def main(argv: list[str] | None = None) -> int:
             duck_counts = json.loads(log.read_text().strip().splitlines()[-1])
             print(f"{size}: duckdb {duck.seconds:.1f}s, peak {duck.peak_rss_mb:.0f} MB, load {duck.load}; "
                   f"{duck_counts}", flush=True)
-        spark = None
+        spark = incremental = None
         if args.only != "duckdb":
             spark = spark_jobs(landing, base / f"spark-{stamp}", args.profile, args.code)
             for job, m in spark.items():
                 print(f"{size}: {job} {m.seconds:.1f}s, peak {m.peak_rss_mb:.0f} MB, load {m.load}", flush=True)
-        rows.append((size, len(files), items, duck, duck_counts, spark))
+            if args.incremental:
+                incremental = incremental_runs(landing, base / f"spark-{stamp}", args.incremental, args.seed,
+                                               args.profile, args.code)
+                into_lake, into_empty = incremental.seconds
+                print(f"{size}: incremental {args.incremental} API playlists: {into_lake:.1f}s into this lake, "
+                      f"{into_empty:.1f}s into an empty lake ({into_lake / into_empty:.2f}x)", flush=True)
+        rows.append((size, len(files), items, duck, duck_counts, spark, incremental))
 
     body = _report(rows)
     title = "ETL: raw_to_curated + build_interactions vs DuckDB"
@@ -210,8 +308,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(rows: list) -> str:
+    with_incremental = any(row[-1] for row in rows)
     lines = []
-    for size, _files, items, duck, _counts, spark in rows:
+    for size, _files, items, duck, _counts, spark, incremental in rows:
         cells = [f"{size:,}", f"{items:,}" if items else "-"]
         spark_total = sum(m.seconds for m in spark.values()) if spark else None
         if spark:
@@ -227,15 +326,28 @@ def _report(rows: list) -> str:
         else:
             cells += ["-", "-"]
         cells.append(f"{spark_total / duck.seconds:.1f}x" if spark and duck else "-")
+        if with_incremental:
+            cells.append(_incremental_cell(incremental) if incremental else "-")
         lines.append(cells)
     header = ["playlists", "rows (items)", "raw_to_curated (peak RSS, load)", "build_interactions (peak RSS, load)",
               "musiclake total", "musiclake rows/s", "DuckDB (peak RSS, load)", "DuckDB rows/s",
               "musiclake / DuckDB"]
-    return table(header, lines) + (
-        "\n\nWall time of each process from start to exit (JVM start-up included for the jobs), peak RSS of its "
-        "process tree, load average before-after. DuckDB does the flatten + dedupe + id mapping into Parquet only "
-        "(no quarantine, checks, Delta MERGE or catalog)."
-    )
+    notes = ("\n\nWall time of each process from start to exit (JVM start-up included for the jobs), peak RSS of its "
+             "process tree, load average before-after. DuckDB does the flatten + dedupe + id mapping into Parquet only "
+             "(no quarantine, checks, Delta MERGE or catalog).")
+    if with_incremental:
+        header.append("incremental batch: into this lake / into an empty lake (ratio)")
+        notes += (" Incremental: raw_to_curated + build_interactions on a batch of N changed Spotify API playlists "
+                  "(landed by the extractor from the simulator), into the lake just built and into an empty lake; "
+                  "the aim is a ratio of at most 2x.")
+    return table(header, lines) + notes
+
+
+def _incremental_cell(incremental: Incremental) -> str:
+    into_lake, into_empty = incremental.seconds
+    load = incremental.into_lake["raw_to_curated"].load
+    return (f"{incremental.playlists:,} playlists: {into_lake:.1f} s / {into_empty:.1f} s "
+            f"({into_lake / into_empty:.2f}x, load {load})")
 
 
 if __name__ == "__main__":

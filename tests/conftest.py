@@ -86,8 +86,9 @@ def spark(musiclake_home: Path):
             s3_endpoint=None,
             # The status stores keep every job, stage and SQL execution (plans included) up to these limits,
             # in the one JVM that runs the whole suite: nobody reads them here, so keep few.
-            extra_conf={"spark.sql.ui.retainedExecutions": "50", "spark.ui.retainedJobs": "100",
-                        "spark.ui.retainedStages": "100"},
+            # Plan strings are capped too: a plan that reads the cached stage prints the stage's parse in each branch.
+            extra_conf={"spark.sql.ui.retainedExecutions": "20", "spark.ui.retainedJobs": "100",
+                        "spark.ui.retainedStages": "100", "spark.sql.maxPlanStringLength": "200000"},
         ),
         app_name="musiclake-tests",
     )

@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from musiclake import landing, schemas, storage
 from musiclake.lake import Lake, file_sizes
+from musiclake.runtime import SparkWork
 
 log = logging.getLogger("musiclake.bookkeeping")
 
@@ -42,6 +43,7 @@ class JobRun:
     records_written: dict[str, int] = field(default_factory=dict)
     records_quarantined: int = 0
     input_versions: dict[str, int] = field(default_factory=dict)
+    spark_work: dict[str, SparkWork] = field(default_factory=dict)  # per stage of the job (logged, not stored)
 
     @property
     def today(self) -> str:
@@ -75,13 +77,22 @@ class JobRun:
 
 
 def runs_to_process(lake: Lake, raw_path: str, *, reprocess: bool) -> list[landing.Manifest]:
-    """Complete landing runs not yet processed (all complete runs with ``reprocess``), oldest first."""
-    complete = landing.complete_runs(raw_path)
-    if reprocess or not lake.exists(schemas.PROCESSED_RUNS):
-        return complete
+    """Complete landing runs not yet processed (all complete runs with ``reprocess``), oldest first.
+
+    Notes
+    -----
+    The manifests' listing is filtered by the run id in each key before any is downloaded: a run reads the
+    manifests of the new runs only, however many runs were processed before (with ``reprocess``, every one).
+    """
+    return landing.complete_runs(raw_path, skip_run_ids=set() if reprocess else processed_run_ids(lake))
+
+
+def processed_run_ids(lake: Lake) -> set[str]:
+    """The landing runs recorded in ``processed_runs`` (none when the table does not exist yet)."""
+    if not lake.exists(schemas.PROCESSED_RUNS):
+        return set()
     # small by construction: one row per landing run ever processed
-    done = {r["run_id"] for r in lake.load(schemas.PROCESSED_RUNS).select("run_id").collect()}
-    return [m for m in complete if m.run_id not in done]
+    return {r["run_id"] for r in lake.load(schemas.PROCESSED_RUNS).select("run_id").collect()}
 
 
 def check_landed_files(spark: SparkSession, runs: list[landing.Manifest], raw_path: str, *,
@@ -156,17 +167,3 @@ def check_bad_fraction(quarantined: int, read: int, max_fraction: float) -> None
             f"{max_fraction:.1%}. Inspect them with: SELECT reason, count(*) FROM quarantine GROUP BY reason; "
             "fix the input (or raise --max_bad_fraction if this much bad data is expected) and run the job again."
         )
-
-
-def save_quarantine(lake: Lake, quarantine: DataFrame) -> int:
-    """MERGE quarantine rows (the same bad record is kept once); returns how many bad records the batch had.
-
-    A clean batch (the usual case) only makes sure the table exists: a MERGE of nothing still costs two passes.
-    """
-    bad = int(quarantine.agg(F.coalesce(F.sum("occurrences"), F.lit(0))).first()[0])
-    if bad:
-        lake.merge(schemas.QUARANTINE, quarantine)
-    else:
-        lake.ensure(schemas.QUARANTINE)
-    return bad
-

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -32,6 +32,9 @@ from musiclake.transforms.envelopes import OVERSIZE_COLUMN
 log = logging.getLogger("musiclake.lake")
 
 WRITE_METRICS = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted")
+# A MERGE batch with at most this many distinct first-key values names them in its condition, so Delta skips the
+# files whose min/max statistics exclude them; above it the list costs more (driver, Delta log) than it saves.
+MERGE_KEY_LITERALS_MAX = 1000
 # What the quarantine keeps of a line over the record-size limit (the landing file keeps it whole).
 OVERSIZE_PREFIX_CHARS = 4096
 
@@ -193,6 +196,9 @@ class Lake:
 
         Parameters
         ----------
+        updates
+            The batch. Unless ``delete_missing``, it is read once more before the MERGE (a small distinct of its
+            keys and partition values, see Notes): pass a persisted frame, or one cheap to compute again.
         delete_flag
             Optional boolean column of ``updates``: matched rows flagged true are deleted (and never inserted).
         delete_missing
@@ -200,19 +206,37 @@ class Lake:
 
         Returns
         -------
-        Rows inserted + updated + deleted (0 when the MERGE changed nothing).
+        Rows inserted + updated + deleted (0 when the MERGE changed nothing or the batch is empty).
 
         Notes
         -----
         Deciding *which* rows win (latest observation, newer than stored) is the caller's job; this only applies
         them. Unchanged rows are not rewritten, so merging the same updates twice changes nothing.
+
+        The cost follows the batch, not the table: the MERGE condition also holds literal predicates on the
+        stored rows the batch can match (:func:`batch_predicates`), which Delta uses to skip files before it
+        joins: the partitions the batch touches (``t.source IN ('spotify')``, for tables whose partition follows
+        the key) and, for a batch of at most :data:`MERGE_KEY_LITERALS_MAX` distinct first-key values, those
+        values (files skipped on their min/max statistics). An empty batch merges nothing (the table is only
+        made sure to exist), and one into a table with no data files yet is an append (nothing to match). A full
+        sync (``delete_missing``) gets neither: it must see the whole table, since a
+        stored row left out of the scan would be neither matched nor deleted.
         """
         table = self.ensure(spec)
         # No repartition by the partition columns here: with one partition value (all of the MPD is source=mpd)
         # that funnels every row through one task. Delta's optimized write (a table property, see ensure)
         # already bins the output into few, large files per partition.
         source = conform(updates, spec.schema, keep=(delete_flag,) if delete_flag else ())
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
+        if table.detail().select("numFiles").first()[0] == 0:  # a first load: nothing to match, so append
+            return self._first_load(spec, source, delete_flag)
+        on = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys))
+        if not delete_missing:
+            touched = batch_predicates(spec, source)
+            if touched is None:
+                log.info("merged into %s: empty batch, nothing to merge", spec.name)
+                return 0
+            for predicate in touched:
+                on = on & predicate
         value_columns = [f.name for f in spec.schema.fields if f.name not in spec.keys]
         changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in value_columns) or "false"
         assignments = {f"`{f.name}`": f"s.`{f.name}`" for f in spec.schema.fields}
@@ -233,6 +257,21 @@ class Lake:
         log.info("merged into %s: %s", spec.name,
                  {k: v for k, v in metrics.items() if k.startswith("numTargetRows")} or "no change")
         return sum(metrics.get(k, 0) for k in WRITE_METRICS)
+
+    def _first_load(self, spec: TableSpec, source: DataFrame, delete_flag: str | None) -> int:
+        """What a MERGE into a table without data files amounts to, as one append: the rows not flagged for
+        deletion (a MERGE would also join them with the empty table first). Returns the rows written."""
+        rows = source.filter(~F.col(delete_flag)).drop(delete_flag) if delete_flag else source
+        if rows.isEmpty():  # an empty append would still commit a version
+            log.info("merged into %s: empty batch, nothing to merge", spec.name)
+            return 0
+        before = self.version(spec)
+        rows.write.format("delta").mode("append").save(self.location(spec))
+        latest = DeltaTable.forPath(self.spark, self.location(spec)).history(1).select(
+            "version", "operationMetrics").first()
+        written = _numeric(latest["operationMetrics"]).get("numOutputRows", 0) if latest["version"] > before else 0
+        log.info("merged into %s: first load, %d rows appended", spec.name, written)
+        return written
 
     def append(self, spec: TableSpec, rows: DataFrame) -> None:
         """Append to a log-like table (job_runs) after making sure it exists."""
@@ -259,6 +298,45 @@ class Lake:
         # small by construction: one row per partition
         rows = self.spark.table(spec.qualified(self.database)).select(*columns).distinct().orderBy(*columns).collect()
         return [{c: (None if r[c] is None else str(r[c])) for c in columns} for r in rows]
+
+
+def batch_predicates(spec: TableSpec, batch: DataFrame) -> list[Column] | None:
+    """Conditions on the stored rows (alias ``t``) that every row ``batch`` can match on the keys satisfies.
+
+    Returns
+    -------
+    ``None`` for an empty batch; else, possibly empty, ``t.<partition column> IN (<values in the batch>)`` for each
+    partition column when ``spec.partition_follows_key``, and ``t.<first key> IN (<values in the batch>)`` when
+    the batch holds at most :data:`MERGE_KEY_LITERALS_MAX` distinct first-key values.
+
+    Notes
+    -----
+    Two small actions on ``batch``: the distinct partition values (one row per partition the batch touches) and at
+    most ``MERGE_KEY_LITERALS_MAX + 1`` distinct first-key values, collected to the driver: small by construction.
+    The values become literals of the expression (never SQL text), so no value needs escaping. A null value
+    matches a null stored value, as the key condition's ``<=>`` does.
+    """
+    first_key = spec.keys[0]
+    # small by construction: at most MERGE_KEY_LITERALS_MAX + 1 rows
+    keys = [r[0] for r in batch.select(first_key).distinct().limit(MERGE_KEY_LITERALS_MAX + 1).collect()]
+    if not keys:
+        return None
+    predicates = []
+    if spec.partition_by and spec.partition_follows_key:
+        # small by construction: one row per partition the batch touches
+        touched = batch.select(*spec.partition_by).distinct().collect()
+        predicates += [_one_of(column, {r[column] for r in touched}) for column in spec.partition_by]
+    if len(keys) <= MERGE_KEY_LITERALS_MAX:
+        predicates.append(_one_of(first_key, set(keys)))
+    return predicates
+
+
+def _one_of(column: str, values: set) -> Column:
+    """``t.<column> IN (values)``, null-safe: true for a null stored value when ``values`` holds None."""
+    stored = F.col(f"t.`{column}`")
+    known = sorted(v for v in values if v is not None)
+    matches = stored.isin(known) if known else F.lit(False)
+    return (matches | stored.isNull()) if None in values else matches
 
 
 def conform(df: DataFrame, schema: StructType, keep: tuple[str, ...] = ()) -> DataFrame:

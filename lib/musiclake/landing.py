@@ -12,8 +12,9 @@ Every data file is gzip-compressed JSON Lines, written once and never modified. 
     {"run_id": ..., "source": "spotify" | "mpd", "entity": ..., "key": ...,
      "request_url": ..., "http_status": 200, "fetched_at": "2026-11-26T10:00:00.000000Z", "body": {...}}
 
-A consumer lists ``_manifests/``, keeps the runs whose status is ``complete`` and reads exactly the
-files each manifest names (never a listing of the data folders, which may hold a run in progress).
+A consumer lists ``_manifests/``, leaves out (by the run id in the key, before downloading anything) the runs
+it has processed, keeps the runs whose status is ``complete`` and reads exactly the files each manifest names
+(never a listing of the data folders, which may hold a run in progress).
 This module imports nothing from Spark, so the extractor image stays small.
 """
 
@@ -24,7 +25,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from musiclake import storage
 
 MANIFEST_VERSION = 1
 MANIFESTS_DIR = "_manifests"
+MANIFEST_SUFFIX = ".json"
 CHECKPOINTS_DIR = "_checkpoints"
 STATUS_COMPLETE = "complete"
 SOURCES = ("spotify", "mpd")
@@ -76,7 +78,7 @@ def part_name(index: int) -> str:
 
 
 def manifest_uri(landing: str, source: str, run_id: str) -> str:
-    return storage.join(landing, MANIFESTS_DIR, f"source={source}", f"{run_id}.json")
+    return storage.join(landing, MANIFESTS_DIR, f"source={source}", f"{run_id}{MANIFEST_SUFFIX}")
 
 
 def checkpoint_uri(landing: str, source: str, name: str) -> str:
@@ -182,16 +184,43 @@ def write_manifest(landing: str, manifest: Manifest) -> str:
     return uri
 
 
-def read_manifests(landing: str, source: str | None = None) -> list[Manifest]:
-    """Every manifest under ``landing`` (optionally of one source), oldest run first."""
+def list_manifest_uris(landing: str, source: str | None = None) -> list[str]:
+    """The URIs of every manifest under ``landing`` (optionally of one source), in key order; nothing is read.
+
+    One listing of ``_manifests/`` (paged on S3): the run id of each is in its name
+    (:func:`run_id_of_manifest_uri`), so a consumer can leave out the runs it has seen before downloading any.
+    """
     prefix = storage.join(landing, MANIFESTS_DIR) if source is None else storage.join(
         landing, MANIFESTS_DIR, f"source={source}"
     )
-    uris = [uri for uri in storage.list_uris(prefix) if uri.endswith(".json")]
+    return [uri for uri in storage.list_uris(prefix) if uri.endswith(MANIFEST_SUFFIX)]
+
+
+def run_id_of_manifest_uri(uri: str) -> str:
+    """The run id a manifest's key names: ``.../_manifests/source=mpd/<run_id>.json`` -> ``<run_id>``."""
+    name = uri.rsplit("/", 1)[-1]
+    return name[: -len(MANIFEST_SUFFIX)] if name.endswith(MANIFEST_SUFFIX) else name
+
+
+def read_manifests(landing: str, source: str | None = None, *,
+                   skip_run_ids: Collection[str] = frozenset()) -> list[Manifest]:
+    """The manifests under ``landing`` (optionally of one source), oldest run first.
+
+    Parameters
+    ----------
+    skip_run_ids
+        Runs to leave out, by the run id in the manifest's key: their manifests are never downloaded (a job
+        passes the runs it already processed, so what it reads grows with the new runs, not with the history).
+    """
+    uris = [uri for uri in list_manifest_uris(landing, source) if run_id_of_manifest_uri(uri) not in skip_run_ids]
     manifests = [Manifest.from_json(storage.get_bytes(uri)) for uri in uris]
     return sorted(manifests, key=lambda m: (m.started_at, m.run_id))
 
 
-def complete_runs(landing: str, source: str | None = None) -> list[Manifest]:
-    """The runs a consumer may read: manifests with status ``complete``, oldest first."""
-    return [m for m in read_manifests(landing, source) if m.status == STATUS_COMPLETE]
+def complete_runs(landing: str, source: str | None = None, *,
+                  skip_run_ids: Collection[str] = frozenset()) -> list[Manifest]:
+    """The runs a consumer may read: manifests with status ``complete``, oldest first.
+
+    ``skip_run_ids``: runs left out before any manifest is downloaded (see :func:`read_manifests`).
+    """
+    return [m for m in read_manifests(landing, source, skip_run_ids=skip_run_ids) if m.status == STATUS_COMPLETE]

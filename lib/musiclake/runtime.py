@@ -311,3 +311,54 @@ def job_logging(level: int = logging.INFO) -> Iterator[None]:
         logger.propagate = saved[1]
         for noisy_logger, noisy_level in zip(noisy, saved[2], strict=True):
             noisy_logger.setLevel(noisy_level)
+
+
+@dataclass
+class SparkWork:
+    """What a stage of a job asked of Spark: queries (actions: each ``collect``, ``count``, write or MERGE step)
+    and the Spark jobs they ran (with adaptive execution every shuffle is a job of its own)."""
+
+    queries: int = 0
+    jobs: int = 0
+    seconds: float = 0.0
+
+
+@contextmanager
+def phase(spark: SparkSession, job_name: str, name: str,
+          work: dict[str, SparkWork] | None = None) -> Iterator[None]:
+    """Name the Spark work started inside the block: job group ``<job_name>/<name>``, description
+    ``<job_name>: <name>`` (the Spark UI, also Glue's, shows both).
+
+    At the end of the block the queries and Spark jobs it ran are logged and, with ``work``, added there under
+    ``name`` (the plan of actions in docs/etl.md is measured and tested this way). The previous group is restored.
+    """
+    sc = spark.sparkContext
+    keys = ("spark.jobGroup.id", "spark.job.description")
+    previous = {k: sc.getLocalProperty(k) for k in keys}
+    group, description = f"{job_name}/{name}", f"{job_name}: {name}"
+    sc.setLocalProperty(keys[0], group)
+    sc.setLocalProperty(keys[1], description)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        done = SparkWork(_queries_described(spark, description), len(sc.statusTracker().getJobIdsForGroup(group)),
+                         time.monotonic() - started)
+        if work is not None:
+            total = work.setdefault(name, SparkWork())
+            total.queries += done.queries
+            total.jobs += done.jobs
+            total.seconds += done.seconds
+        log.info("%s: %s ran %d queries, %d Spark jobs in %.1fs", job_name, name, done.queries, done.jobs,
+                 done.seconds)
+        for key, value in previous.items():
+            sc.setLocalProperty(key, value)  # None removes it
+
+
+def _queries_described(spark: SparkSession, description: str, recent: int = 100) -> int:
+    """SQL executions among the ``recent`` latest whose description is ``description`` (Spark's SQL status store,
+    which names each execution after the job description set when it started)."""
+    store = spark._jsparkSession.sharedState().statusStore()
+    count = store.executionsCount()
+    executions = store.executionsList(max(0, count - recent), recent)
+    return sum(1 for i in range(executions.size()) if executions.apply(i).description() == description)

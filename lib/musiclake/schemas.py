@@ -30,6 +30,11 @@ class TableSpec:
         The primary key MERGEs match on (unique, not null).
     partition_by
         Partition columns (chosen for how the table is queried).
+    partition_follows_key
+        True when a row's partition values are a function of its key, so a key never moves to another partition
+        (``mpd:<pid>`` is always ``source=mpd``): a MERGE may then scan only the partitions its batch touches
+        (:meth:`musiclake.lake.Lake.merge`). Leave it false otherwise (``quarantine``: the same record quarantined
+        again on a later day moves to that day).
     comment
         The table comment in the catalog.
     path
@@ -40,6 +45,7 @@ class TableSpec:
     schema: T.StructType
     keys: tuple[str, ...]
     partition_by: tuple[str, ...] = ()
+    partition_follows_key: bool = False
     comment: str = ""
     properties: dict[str, str] = field(default_factory=dict)
     path: str | None = None
@@ -142,6 +148,7 @@ PLAYLISTS = TableSpec(
     comment="One current row per playlist (latest observation), both sources",
     keys=("playlist_id",),
     partition_by=("source",),
+    partition_follows_key=True,  # source=mpd for mpd:<pid>, spotify for a Spotify id
     properties=_AUTO,
     schema=T.StructType([
         _c("playlist_id", S, "Spotify playlist id, or mpd:<pid> for the Million Playlist Dataset", False),
@@ -162,6 +169,7 @@ PLAYLIST_TRACKS = TableSpec(
     comment="Membership: the items of each playlist's latest snapshot, one row per position",
     keys=("playlist_id", "position"),
     partition_by=("source",),
+    partition_follows_key=True,  # source=mpd for mpd:<pid>, spotify for a Spotify id
     properties=_AUTO,
     schema=T.StructType([
         _c("playlist_id", S, "playlist (see playlists.playlist_id)", False),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from chispa import assert_df_equality
-from landing_builders import FETCHED_AT, compact, envelope, read_envelopes, sid, source_file, ts
+from landing_builders import FETCHED_AT, envelope, read_envelopes, sid, source_file, ts
 from pyspark.sql import functions as F
 
 from musiclake.transforms import items as item_shape
@@ -60,10 +62,10 @@ def test_parse_mpd_playlists_flags_a_wrong_typed_or_missing_pid_and_missing_trac
             ("8", None),
             ("8", None),
             ("9", None),
-            ("eight", "wrong type for field pid"),
+            ("eight", "wrong type for field pid: eight is not an integer"),
             ("none", "missing required field pid"),
             ("10", "missing required field tracks"),
-            ("11", "wrong type for field tracks"),
+            ("11", "wrong type for field tracks: none is not a list"),
         ],
         "key string, _reason string",
     )
@@ -99,24 +101,69 @@ def test_mpd_item_rows_parse_ids_from_uris_and_flag_bad_tracks_while_neighbours_
     a1, b1 = sid("artist1"), sid("album1")
     not_a_track = "track_uri is not a spotify:track URI"
     rows = [
-        # position, track id, item uri, name, artist id, album id, duration, reason, record
-        (0, t1, f"spotify:track:{t1}", "Song 1", a1, b1, 200000, None, GOOD),
+        # position, track id, item uri, name, artist id, album id, duration, reason, record (of a bad track:
+        # the track as parsed)
+        (0, t1, f"spotify:track:{t1}", "Song 1", a1, b1, 200000, None, None),
         (1, None, None, "No URI", None, None, 1000, "missing required field track_uri", NO_URI),
-        (2, None, "123", "Number URI", None, None, None, not_a_track, NUMBER_URI),
+        (2, None, "123", "Number URI", None, None, None, not_a_track, {**NUMBER_URI, "track_uri": "123"}),
         (3, None, LOCAL["track_uri"], "Local Song", None, None, None, not_a_track, LOCAL),
-        (4, t1, f"spotify:track:{t1}", "Song 1", a1, b1, 200000, None, {**GOOD, "pos": 4}),  # a repeated track
-        (5, t2, f"spotify:track:{t2}", "Song 2", None, None, None, None, ODD_REFS),
-        (6, None, None, None, None, None, None, "missing required field track_uri", None),  # a null track
+        (4, t1, f"spotify:track:{t1}", "Song 1", a1, b1, 200000, None, None),  # a repeated track
+        (5, t2, f"spotify:track:{t2}", "Song 2", None, None, None, None, None),
+        (6, None, None, None, None, None, None, "missing required field track_uri", "null"),  # a null track
     ]
-    expected = spark.createDataFrame(
-        [("mpd:7", pos, "track", tid, uri, name, art, alb, dur, MODIFIED_7, RUN, "playlists", FILE, why,
-          "null" if raw is None else compact(raw))
-         for pos, tid, uri, name, art, alb, dur, why, raw in rows]
-        + [("mpd:8", 0, "track", t3, f"spotify:track:{t3}", "Calm", a1, b1, 200000, MODIFIED_8, RUN, "playlists",
-            FILE, None, compact(CHILL))] * 2,  # playlist 8 was landed twice
-        "playlist_id string, position int, item_type string, track_id string, item_uri string, track_name string, "
-        "artist_id string, album_id string, duration_ms long, observed_at timestamp, run_id string, entity string, "
-        "source_file string, _reason string, _record string",
-    )
-    selected = items.select(*expected.columns)
-    assert_df_equality(selected, expected, ignore_row_order=True, ignore_nullable=True)
+    expected = [("mpd:7", pos, "track", tid, uri, name, art, alb, dur, MODIFIED_7, RUN, "playlists", FILE, why, raw)
+                for pos, tid, uri, name, art, alb, dur, why, raw in rows]
+    expected += [("mpd:8", 0, "track", t3, f"spotify:track:{t3}", "Calm", a1, b1, 200000, MODIFIED_8, RUN,
+                  "playlists", FILE, None, None)] * 2  # playlist 8 was landed twice
+    columns = ["playlist_id", "position", "item_type", "track_id", "item_uri", "track_name", "artist_id", "album_id",
+               "duration_ms", "observed_at", "run_id", "entity", "source_file", "_reason", "_record"]
+    found = [tuple(r[c] for c in columns[:-1]) + (_record(r["_record"]),) for r in items.select(*columns).collect()]
+    assert sorted(map(_naive, found)) == sorted(map(_naive, expected))
+
+
+def _naive(row):
+    """A row as comparable text, timestamps without their time zone (collect and ``ts`` differ only in that)."""
+    return repr(tuple(v.replace(tzinfo=None) if hasattr(v, "tzinfo") else sorted(v.items()) if isinstance(v, dict)
+                      else v for v in row))
+
+
+def _record(text):
+    return text if text in (None, "null") else json.loads(text)
+
+
+def test_wrong_typed_or_impossible_playlist_fields_quarantine_the_playlist_with_the_field_and_value(spark):
+    bodies = {
+        "late": {**PLAYLIST_8, "pid": 20, "modified_at": "yesterday"},
+        "negative": {**PLAYLIST_8, "pid": 21, "num_followers": -3},
+        "future": {**PLAYLIST_8, "pid": 22, "modified_at": 4102444800},  # 2100: after the record was fetched
+        "fine": {**PLAYLIST_8, "pid": 23},
+    }
+    parsed = mpd.parse_playlists(read_envelopes(spark, {FILE: [_mpd(b, k) for k, b in bodies.items()]}))
+
+    reasons = {r["key"]: r[REASON] for r in parsed.select("key", REASON).collect()}
+    assert reasons == {
+        "late": "wrong type for field modified_at: yesterday is not an integer",
+        "negative": "impossible value in field num_followers: -3 (expected at least 0)",
+        "future": "impossible value in field modified_at: 4102444800 (after it was fetched)",
+        "fine": None,
+    }
+    assert mpd.item_rows(parsed.filter(F.col(REASON).isNull())).count() == 1  # a bad playlist has no item rows
+
+
+def test_a_wrong_typed_track_field_quarantines_only_that_track_and_never_curates_a_null(spark):
+    abc = {**GOOD, "pos": 1, "duration_ms": "abc"}
+    tracks = [GOOD, abc, 5, {**CHILL, "pos": 3, "duration_ms": -1}, {**CHILL, "pos": 4}]
+    parsed = mpd.parse_playlists(read_envelopes(spark, {FILE: [_mpd({**PLAYLIST_8, "tracks": tracks}, "8")]}))
+
+    items = mpd.item_rows(parsed).orderBy("position").collect()
+
+    assert [r[REASON] for r in items] == [
+        None,
+        "wrong type for field duration_ms: abc is not an integer",
+        "record is not a JSON object",
+        "impossible value in field duration_ms: -1 (expected at least 0)",
+        None,
+    ]
+    assert [_record(r["_record"]) for r in items] == [None, abc, 5, {**CHILL, "pos": 3, "duration_ms": -1}, None]
+    assert [r["duration_ms"] for r in items if r[REASON] is None] == [200000, 200000]
+    assert mpd.playlist_rows(parsed).first()["num_tracks"] == 5

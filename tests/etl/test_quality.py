@@ -56,14 +56,14 @@ def test_references_exist_finds_orphans_and_ignores_null_references(spark):
 
     result = references_exist(child, parent, "track_id", "playlist_tracks -> tracks")
 
-    assert result == CheckResult("playlist_tracks -> tracks: every track_id exists", False, "1 missing, e.g. ['t9']")
+    assert result == CheckResult("playlist_tracks -> tracks: every track_id exists", False, "1 missing, e.g. t9")
 
 
 def test_references_exist_passes_when_every_reference_is_known(spark):
     child = spark.createDataFrame([("p1", "t1"), ("p2", "t1"), ("p3", None)], "playlist_id string, track_id string")
     parent = spark.createDataFrame([("t1",), ("t2",)], "track_id string")
 
-    assert references_exist(child, parent, "track_id", "x").detail == "0 missing, e.g. []"
+    assert references_exist(child, parent, "track_id", "x").detail == "0 missing"
     assert references_exist(child, parent, "track_id", "x").passed
 
 

@@ -137,7 +137,7 @@ def test_parse_api_item_pages_takes_the_playlist_from_the_key_or_the_request_url
 
     expected = spark.createDataFrame(
         [(PL_A, None), (PL_A, None), (PL_C, None), (None, "items page without a playlist id (key or request URL)"),
-         (PL_D, "missing required field items"), (PL_E, "wrong type for field items")],
+         (PL_D, "missing required field items"), (PL_E, "wrong type for field items: none is not a list")],
         "_playlist_id string, _reason string",
     )
     assert_df_equality(parsed.select("_playlist_id", REASON), expected, ignore_row_order=True, ignore_nullable=True)

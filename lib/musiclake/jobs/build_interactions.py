@@ -65,5 +65,9 @@ def extend_id_maps(lake: Lake, pairs: DataFrame, job: JobRun) -> None:
     """Give every new playlist and track id the next free index (existing ids keep theirs forever)."""
     for spec, id_col, idx_col in [(schemas.PLAYLIST_IDS, schemas.PLAYLIST_ID, schemas.PLAYLIST_IDX),
                                   (schemas.TRACK_IDS, schemas.TRACK_ID, schemas.TRACK_IDX)]:
-        new_ids = pairs.transform(new_indices(lake.load_current(spec), id_col, idx_col))
-        job.records_written[spec.name] = lake.merge(spec, new_ids)
+        # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
+        new_ids = pairs.transform(new_indices(lake.load_current(spec), id_col, idx_col)).persist()
+        try:
+            job.records_written[spec.name] = lake.merge(spec, new_ids)
+        finally:
+            new_ids.unpersist()

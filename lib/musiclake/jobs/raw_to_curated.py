@@ -10,6 +10,7 @@ that fails a check writes nothing but the quarantine and that job run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,6 +19,7 @@ from musiclake import bookkeeping, landing, schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake, load_envelopes
 from musiclake.options import JobOptions, OptionsError
+from musiclake.runtime import phase
 from musiclake.transforms import curate, quality
 
 # The tables this job creates or writes (their catalog registrations are checked before any work).
@@ -51,8 +53,14 @@ def run(spark: SparkSession, opts: RawToCuratedOptions) -> JobRun:
 
 
 def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
-    """The job's stages, from the runs to process to the recorded ``succeeded`` (or ``skipped``) run."""
-    runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
+    """The job's stages, from the runs to process to the recorded ``succeeded`` (or ``skipped``) run.
+
+    Each stage's Spark jobs run under a job group ``<job name>/<stage>`` (:func:`runtime.phase`): the plan of
+    actions in docs/etl.md, kept by a test.
+    """
+    stage = partial(phase, lake.spark, opts.job_name, work=job.spark_work)
+    with stage("find runs"):
+        runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
     if not runs:
         job.record(lake, "skipped", "no new complete landing runs")
         return
@@ -64,39 +72,55 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
         return
     bookkeeping.check_landed_files(lake.spark, runs, opts.raw_path, checksums=opts.verify_checksums)
 
-    stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
-    envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes)
-    plan = curate.plan(envelopes, stored, job.job_run_id, job.today)
+    with stage("plan"):
+        stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
+        envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes)
+        present = {(m.source, f.entity) for m in runs for f in m.files}
+        plan = curate.plan(envelopes, stored, job.job_run_id, job.today, present)
     try:
-        job.records_read = plan.records_read()
-        job.records_quarantined = bookkeeping.save_quarantine(lake, plan.quarantine)
+        with stage("count"):  # reads and parses the batch once, into the cached stage
+            counts = plan.count()
+        job.records_read = counts.records_read
+        job.records_quarantined = counts.quarantined
+        with stage("quarantine"):
+            save_quarantine(lake, plan.quarantine, counts.quarantined)
         bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
-        check(plan, stored["tracks"], manifest_records(runs))
-        save(lake, plan, job)
-        bookkeeping.mark_processed(lake, runs, job)
-        job.record(lake, "succeeded", unmodelled_note(plan.unmodelled()))
+        with stage("check"):  # every check, in one job over the outputs (which it caches for the MERGEs)
+            check(plan, stored["tracks"], counts.read_per_run, manifest_records(runs))
+        with stage("merge"):
+            save(lake, plan, job)
+        with stage("record"):
+            bookkeeping.mark_processed(lake, runs, job)
+            job.record(lake, "succeeded", unmodelled_note(counts.unmodelled))
     finally:
         plan.release()  # the plan's cached frames, whether it was saved or not
 
 
-def check(plan: curate.CuratedPlan, stored_tracks: DataFrame, manifest_records: dict[str, int]) -> None:
-    """The data-quality gate: keys unique and not null, membership refers to known tracks, nothing lost between
-    the manifests and the records read. Raises :class:`quality.DataQualityError` on any failure."""
+def save_quarantine(lake: Lake, quarantine: DataFrame, bad: int) -> None:
+    """MERGE the batch's quarantine rows (the same bad record is kept once); a clean batch (the usual case)
+    only makes sure the table exists: a MERGE of nothing still costs two passes."""
+    if bad:
+        lake.merge(schemas.QUARANTINE, quarantine)
+    else:
+        lake.ensure(schemas.QUARANTINE)
+
+
+def check(plan: curate.CuratedPlan, stored_tracks: DataFrame, read_per_run: dict[str, int],
+          manifest_records: dict[str, int]) -> None:
+    """The data-quality gate, in one Spark job over the plan's outputs (which it caches for the MERGEs): keys
+    unique and not null, membership refers to known tracks, nothing lost between the manifests and the records
+    read. Raises :class:`quality.DataQualityError` on any failure."""
     membership = plan.playlist_tracks.filter(~F.col(curate.DELETE_FLAG))
     known_tracks = plan.tracks.select("track_id").unionByName(stored_tracks.select("track_id"))
-    run_of_record = F.coalesce("run_id", F.regexp_extract("source_file", r"run_id=([^/]+)", 1)).alias("run")
-    read_per_run = {  # small: one row per landing run
-        r["run"]: r["n"] for r in plan.envelopes.groupBy(run_of_record).agg(F.count(F.lit(1)).alias("n")).collect()
-    }
-    quality.raise_on_failure([
-        quality.keys_unique_not_null(plan.playlists, schemas.PLAYLISTS.keys, "playlists"),
-        quality.keys_unique_not_null(membership, schemas.PLAYLIST_TRACKS.keys, "playlist_tracks"),
-        quality.keys_unique_not_null(plan.tracks, schemas.TRACKS.keys, "tracks"),
-        quality.keys_unique_not_null(plan.artists, schemas.ARTISTS.keys, "artists"),
-        quality.keys_unique_not_null(plan.albums, schemas.ALBUMS.keys, "albums"),
-        quality.references_exist(membership, known_tracks, "track_id", "playlist_tracks -> tracks"),
-        quality.counts_match_manifests(read_per_run, manifest_records),
+    results = quality.evaluate([
+        quality.key_check(plan.playlists, schemas.PLAYLISTS.keys, "playlists"),
+        quality.key_check(membership, schemas.PLAYLIST_TRACKS.keys, "playlist_tracks"),
+        quality.key_check(plan.tracks, schemas.TRACKS.keys, "tracks"),
+        quality.key_check(plan.artists, schemas.ARTISTS.keys, "artists"),
+        quality.key_check(plan.albums, schemas.ALBUMS.keys, "albums"),
+        quality.reference_check(membership, known_tracks, "track_id", "playlist_tracks -> tracks"),
     ])
+    quality.raise_on_failure([*results, quality.counts_match_manifests(read_per_run, manifest_records)])
 
 
 def save(lake: Lake, plan: curate.CuratedPlan, job: JobRun) -> None:

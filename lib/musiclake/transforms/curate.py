@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -25,6 +26,7 @@ from musiclake.transforms.envelopes import (
     RECORD,
     bad_rows,
     good_rows,
+    run_of_file,
     split_problems,
     to_quarantine,
     with_envelope_problem,
@@ -58,7 +60,6 @@ class Items:
     """Stage 2: item rows of both sources (persisted: the bulk of the data, parsed once)."""
 
     all: DataFrame  # with ``_reason`` for the bad ones
-    api: DataFrame  # the API's share, with ``_reason`` marking incomplete snapshots
     incomplete: DataFrame  # playlist_id, run_id of API snapshots that did not land whole
 
     @property
@@ -66,9 +67,28 @@ class Items:
         return good_rows(self.all)
 
 
+@dataclass(frozen=True)
+class BatchCounts:
+    """What one pass over the batch counted (see :meth:`CuratedPlan.count`)."""
+
+    read_per_run: dict[str, int]  # envelopes read per landing run (for the manifest check)
+    items: int  # item rows inside the envelopes
+    quarantined: int  # bad records (occurrences)
+    unmodelled: dict[str, int]  # envelopes per entity the curated model does not read
+
+    @property
+    def records_read(self) -> int:
+        """Envelopes read plus items inside them (the denominator of the bad fraction)."""
+        return sum(self.read_per_run.values()) + self.items
+
+
 @dataclass
 class CuratedPlan:
-    """What one job run will write. ``playlist_tracks`` carries ``_delete`` for rows a newer snapshot removes."""
+    """What one job run will write. ``playlist_tracks`` carries ``_delete`` for rows a newer snapshot removes.
+
+    Nothing is computed until :meth:`count` (one Spark job: parses the batch once, into the cached stage) and the
+    job's checks (one Spark job over the outputs, which caches them for the MERGEs).
+    """
 
     playlists: DataFrame
     playlist_tracks: DataFrame
@@ -79,14 +99,32 @@ class CuratedPlan:
     envelopes: DataFrame
     items: DataFrame
 
-    def records_read(self) -> int:
-        """Envelopes read plus items inside them (the denominator of the bad fraction)."""
-        return self.envelopes.count() + self.items.count()
-
-    def unmodelled(self) -> dict[str, int]:
-        """Records per entity that the curated model does not read (kept in the landing zone, reported)."""
-        other = self.envelopes.filter(F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES))
-        return {r["entity"]: r["count"] for r in other.groupBy("entity").count().collect()}  # small: per entity
+    def count(self) -> BatchCounts:
+        """Records read per run, items, quarantined records and unmodelled entities, in one Spark job."""
+        run_of_record = F.coalesce("run_id", run_of_file(F.col("source_file")))
+        unmodelled = F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES)
+        rows = (
+            self.envelopes.groupBy(F.lit("run").alias("kind"), run_of_record.alias("name"))
+            .agg(F.count(F.lit(1)).alias("n"))
+            .unionByName(self.envelopes.filter(unmodelled).groupBy(F.lit("entity").alias("kind"),
+                                                                 F.col("entity").alias("name"))
+                         .agg(F.count(F.lit(1)).alias("n")))
+            .unionByName(self.items.agg(F.lit("items").alias("kind"), F.lit(None).cast("string").alias("name"),
+                                        F.count(F.lit(1)).alias("n")))
+            .unionByName(self.quarantine.agg(F.lit("quarantined").alias("kind"),
+                                             F.lit(None).cast("string").alias("name"),
+                                             F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n")))
+            .collect()  # small: a row per landing run and per unmodelled entity
+        )
+        by_kind: dict[str, dict[str | None, int]] = {}
+        for r in rows:
+            by_kind.setdefault(r["kind"], {})[r["name"]] = int(r["n"])
+        return BatchCounts(
+            read_per_run={k or "": v for k, v in by_kind.get("run", {}).items()},
+            items=by_kind.get("items", {}).get(None, 0),
+            quarantined=by_kind.get("quarantined", {}).get(None, 0),
+            unmodelled={k or "": v for k, v in by_kind.get("entity", {}).items()},
+        )
 
     def updates(self) -> list[tuple[str, DataFrame]]:
         """``(table name, updates)`` in the order they are merged (dimensions before what refers to them)."""
@@ -100,8 +138,9 @@ class CuratedPlan:
             frame.unpersist()
 
 
-def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, today: str) -> CuratedPlan:
-    """Turn raw envelopes into the updates for every curated table.
+def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, today: str,
+         present: set[tuple[str, str]] | None = None) -> CuratedPlan:
+    """Turn raw envelopes into the updates for every curated table (lazily: see :class:`CuratedPlan`).
 
     Parameters
     ----------
@@ -112,14 +151,16 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
         the table schema when a table does not exist yet).
     job_run_id, today
         Stamped on quarantine rows.
+    present
+        The ``(source, entity)`` pairs the batch's manifests list (None: any); see :func:`parse_sources`.
     """
-    parsed = parse_sources(envelopes)
+    parsed = parse_sources(envelopes, present)
     items = item_rows(parsed)
     playlists, snapshots = playlist_updates(parsed, items, stored["playlists"])
     playlist_tracks = membership_updates(items, playlists, snapshots, stored["playlist_tracks"])
     tracks, artists, albums = dimension_updates(parsed, items, stored)
     quarantine = quarantine_rows(parsed, items, job_run_id, today)
-    # Each output is checked, counted and merged: compute it once.
+    # Each output is checked, then merged: cached by the one job that checks them all. Small next to the stage.
     return CuratedPlan(
         playlists=playlists.persist(),
         playlist_tracks=playlist_tracks.persist(),
@@ -132,19 +173,35 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
     )
 
 
-def parse_sources(envelopes: DataFrame) -> Parsed:
-    """Stage 1: check every envelope, then parse the good ones by source and entity."""
-    checked = envelopes.transform(with_envelope_problem).persist()  # parsed by many branches below
+def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = None) -> Parsed:
+    """Stage 1: check every envelope, then parse the good ones by source and entity.
+
+    ``present``: the ``(source, entity)`` pairs the batch holds (from its manifests; None: any). Envelopes of other
+    pairs are not expected (their count is checked against the manifests) and their branches are left out.
+
+    The stage is cached on disk, not in memory: every branch below reads it, and each MPD body in it is already
+    parsed (typed, its text dropped), so the landing files are read and parsed once whatever the batch holds.
+    """
+    checked = (
+        with_envelope_problem(envelopes, present).transform(mpd.with_typed_body).persist(StorageLevel.DISK_ONLY)
+    )
     good, bad = split_problems(checked)
+
+    def of(*entities: tuple[str, str]) -> DataFrame:
+        """The good envelopes if the batch holds any of ``entities``, else none (Spark then prunes the branch:
+        an MPD batch plans no API joins and shuffles, and an API batch none of the MPD's)."""
+        return good if present is None or any(e in present for e in entities) else good.limit(0)
+
+    tracks = [("spotify", e) for e in ("tracks", "saved_tracks", "recently_played", "top_tracks")]
     return Parsed(
         envelopes=checked,
         bad_envelopes=bad,
-        mpd_playlists=mpd.parse_playlists(good),
-        api_playlists=spotify_api.parse_playlists(good),
-        api_pages=spotify_api.parse_item_pages(good),
-        track_objects=spotify_api.track_objects(good),
-        artist_objects=spotify_api.artist_objects(good),
-        album_objects=spotify_api.album_objects(good),
+        mpd_playlists=mpd.parse_playlists(of(("mpd", "playlists"))),
+        api_playlists=spotify_api.parse_playlists(of(("spotify", "playlists"))),
+        api_pages=spotify_api.parse_item_pages(of(("spotify", "playlist_items"))),
+        track_objects=spotify_api.track_objects(of(*tracks)),
+        artist_objects=spotify_api.artist_objects(of(("spotify", "artists"), ("spotify", "top_artists"))),
+        album_objects=spotify_api.album_objects(of(("spotify", "albums"))),
     )
 
 
@@ -154,9 +211,14 @@ def item_rows(parsed: Parsed) -> Items:
     api_items = spotify_api.with_incomplete_snapshots(
         spotify_api.item_rows(api_playlists, good_rows(parsed.api_pages)), api_playlists
     )
-    incomplete = bad_rows(api_items).filter(F.col(REASON).startswith("incomplete")).select(*PLAYLIST_RUN).distinct()
     all_items = mpd.item_rows(good_rows(parsed.mpd_playlists)).unionByName(api_items).persist()
-    return Items(all=all_items, api=api_items, incomplete=incomplete)
+    # From the cached items, not from api_items: each plan that reads them then starts at the cache, instead of
+    # carrying (and optimising) the whole parse again.
+    incomplete = (
+        bad_rows(all_items).filter((F.col("source") == "spotify") & F.col(REASON).startswith("incomplete"))
+        .select(*PLAYLIST_RUN).distinct()
+    )
+    return Items(all=all_items, incomplete=incomplete)
 
 
 def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) -> tuple[DataFrame, DataFrame]:

@@ -21,12 +21,13 @@ def _missing(name: str) -> Column:
     return F.when(F.col(name).isNull(), F.lit(f"envelope missing required field {name}"))
 
 
-def with_envelope_problem(df: DataFrame) -> DataFrame:
+def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None = None) -> DataFrame:
     """Add ``_reason`` (null when the envelope is usable) and ``_record`` (the raw text kept for quarantine).
 
     Problems: a line over the record-size limit (when the reader marked it in :data:`OVERSIZE_COLUMN`, which
     is then dropped), a line that is not JSON, a missing ``run_id``/``source``/``entity``/``body``, a 200
-    response whose body is not a JSON object.
+    response whose body is not a JSON object, and (with ``expected``, the ``(source, entity)`` pairs the runs'
+    manifests list) an envelope of a pair no manifest lists: no branch of the job would read it.
     """
     body_not_object = F.when(
         (F.coalesce(F.col("http_status"), F.lit(200)) == 200) & ~F.ltrim(F.col("body")).startswith("{"),
@@ -38,8 +39,15 @@ def with_envelope_problem(df: DataFrame) -> DataFrame:
         if OVERSIZE_COLUMN in df.columns else F.lit(None).cast("string")
     )
     malformed = F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed JSON line"))
+    unexpected = F.lit(None).cast("string")
+    if expected is not None:
+        listed = F.lit(False)
+        for source, entity in sorted(expected):
+            listed = listed | ((F.col("source") == source) & (F.col("entity") == entity))
+        unexpected = F.when(~listed, F.format_string("envelope of %s/%s, which its run's manifest does not list",
+                                                     F.col("source"), F.col("entity")))
     reason = first_problem(oversize, malformed, _missing("run_id"), _missing("source"), _missing("entity"),
-                           _missing("body"), body_not_object)
+                           _missing("body"), body_not_object, unexpected)
     envelope_columns = [c for c in df.columns if c not in (CORRUPT_COLUMN, OVERSIZE_COLUMN)]
     # Only a bad envelope needs its record: serialising every good one (body included) would double the cache.
     record = F.coalesce(F.col(CORRUPT_COLUMN), F.to_json(F.struct(*envelope_columns)))
@@ -62,14 +70,20 @@ def split_problems(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     return good_rows(df), bad_rows(df)
 
 
+def is_entity(source: str, entity: str, ok_only: bool = True) -> Column:
+    """True for envelopes of one source/entity (by default only successful responses: http_status 200, or none
+    for files)."""
+    selected = (F.col("source") == source) & (F.col("entity") == entity)
+    if ok_only:
+        selected = selected & (F.coalesce(F.col("http_status"), F.lit(200)) == 200)
+    return selected
+
+
 def of_entity(source: str, entity: str, ok_only: bool = True) -> Callable[[DataFrame], DataFrame]:
-    """Envelopes of one source/entity (by default only successful responses: http_status 200, or none for files)."""
+    """Envelopes of one source/entity (see :func:`is_entity`)."""
 
     def transform(df: DataFrame) -> DataFrame:
-        selected = (F.col("source") == source) & (F.col("entity") == entity)
-        if ok_only:
-            selected = selected & (F.coalesce(F.col("http_status"), F.lit(200)) == 200)
-        return df.filter(selected)
+        return df.filter(is_entity(source, entity, ok_only))
 
     return transform
 

@@ -1,36 +1,92 @@
-"""Flatten Million Playlist Dataset playlists: parsed playlists -> ``playlists`` rows and item rows."""
+"""Flatten Million Playlist Dataset playlists: parsed playlists -> ``playlists`` rows and item rows.
+
+Each body is parsed once, typed (:mod:`~musiclake.transforms.strict`). A playlist the parser flags is parsed a
+second time with its tracks as raw JSON text, so a problem in one track quarantines that track only: a wrong-typed
+or impossible playlist-level field (``"modified_at": "yesterday"``) quarantines the whole playlist, a wrong-typed
+track field (``"duration_ms": "abc"``) only the track.
+"""
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from musiclake import schemas
-from musiclake.transforms.columns import api_timestamp, field_problem, first_problem, spotify_id_from_uri
-from musiclake.transforms.envelopes import REASON, RECORD, of_entity
+from musiclake.transforms import strict
+from musiclake.transforms.columns import api_timestamp, first_problem, spotify_id_from_uri
+from musiclake.transforms.envelopes import REASON, RECORD, is_entity, of_entity
 from musiclake.transforms.items import ENVELOPE_KEEP, null_of, select_item_columns
 
 
-def _with_raw_list(schema: T.StructType, field: str) -> T.StructType:
-    """``schema`` with ``field`` re-declared as an array of raw JSON strings (kept verbatim for quarantine)."""
-    return T.StructType(
-        [T.StructField(f.name, T.ArrayType(T.StringType()) if f.name == field else f.dataType, True)
-         for f in schema.fields]
-    )
+def _with_tracks(element: T.DataType) -> T.StructType:
+    """The MPD playlist schema with ``tracks`` as a list of ``element``."""
+    return T.StructType([T.StructField(f.name, T.ArrayType(element) if f.name == "tracks" else f.dataType, True)
+                         for f in schemas.MPD_PLAYLIST.fields])
 
 
-_MPD_RAW = _with_raw_list(schemas.MPD_PLAYLIST, "tracks")
+_TYPED = _with_tracks(strict.with_corrupt(schemas.MPD_TRACK))  # the one parse of a clean playlist
+_LISTED = _with_tracks(T.StringType())  # a flagged playlist: tracks as raw JSON text, checked one by one
+_LATE_SECONDS = 86400  # a playlist modified more than a day after it was fetched is impossible (clock skew aside)
+
+
+def _playlist_rules(p: Column) -> list[strict.Rule]:
+    fetched = F.unix_timestamp(api_timestamp(F.col("fetched_at")))
+    counts = ("num_tracks", "num_albums", "num_artists", "num_followers", "num_edits", "duration_ms")
+    return [
+        strict.at_least(p, "pid", 0),
+        strict.at_least(p, "modified_at", 0),
+        strict.Rule("modified_at", p.getField("modified_at") <= fetched + _LATE_SECONDS, "after it was fetched"),
+        *(strict.at_least(p, c, 0) for c in counts),
+    ]
 
 
 def parse_playlists(envelopes: DataFrame) -> DataFrame:
-    """MPD envelopes -> one row per playlist: ``_p`` (parsed, tracks as raw JSON strings) and ``_reason``."""
-    parsed = envelopes.transform(of_entity("mpd", "playlists")).withColumn("_p", F.from_json("body", _MPD_RAW))
-    reason = first_problem(
-        field_problem(F.col("body"), F.col("_p.pid"), "pid"),
-        field_problem(F.col("body"), F.col("_p.tracks"), "tracks"),
+    """MPD envelopes -> one row per playlist: ``_p`` (typed), ``_tracks`` (typed, one struct per track, each
+    with :data:`strict.CORRUPT` set when it did not parse), ``_reason`` (playlist-level problems) and ``_record``
+    (the body of a bad playlist). Envelopes already through :func:`with_typed_body` are not parsed again."""
+    typed = envelopes if _PROBLEM in envelopes.columns else with_typed_body(envelopes)
+    return (
+        typed.transform(of_entity("mpd", "playlists"))
+        .withColumnRenamed(_PROBLEM, REASON)
+        .withColumn(RECORD, F.when(F.col(REASON).isNotNull(), F.col("body")))
     )
-    return parsed.withColumn(REASON, reason).withColumn(RECORD, F.col("body"))
+
+
+_PROBLEM = "_mpd_problem"
+
+
+def with_typed_body(envelopes: DataFrame) -> DataFrame:
+    """Parse every MPD playlist body once: adds ``_p``, ``_tracks`` and the playlist-level problem (null for
+    other envelopes), and drops the body text of a playlist with no problem (it is not needed again)."""
+    body = F.col("body")
+    selected = is_entity("mpd", "playlists")
+    typed = envelopes.withColumn("_p", F.when(selected, strict.parse(body, _TYPED)))
+    flagged = F.col("_p").getField(strict.CORRUPT).isNotNull()
+    listed = strict.with_shadow(typed.withColumn("_l", F.when(flagged, strict.parse(body, _LISTED))), "_l",
+                                _LISTED, body)
+    p, lst = F.col("_p"), F.col("_l")
+    problem = first_problem(
+        F.when(flagged, strict.problem("_l", _LISTED, body)),  # only playlist-level fields: tracks are text here
+        F.when(p.getField("pid").isNull(), F.lit("missing required field pid")),
+        F.when(p.getField("tracks").isNull() & lst.getField("tracks").isNull(),
+               F.lit("missing required field tracks")),
+        *(rule.problem(p) for rule in _playlist_rules(p)),
+    )
+    tracks = F.when(~flagged, p.getField("tracks")).otherwise(
+        F.transform(lst.getField("tracks"), lambda raw: strict.parse(raw, schemas.MPD_TRACK))
+    )
+    return (
+        listed.withColumn(_PROBLEM, F.when(selected, problem))
+        .withColumn("_tracks", F.when(selected & F.col(_PROBLEM).isNull(), tracks))
+        .withColumn("body", F.when(~selected | F.col(_PROBLEM).isNotNull(), body))
+        .withColumn("_p", F.col("_p").dropFields("tracks"))
+        .drop("_l", strict.shadow_column("_l"))
+    )
+
+
+def _observed_at(modified: Column) -> Column:
+    return F.coalesce(modified, api_timestamp(F.col("fetched_at")))
 
 
 def playlist_rows(parsed: DataFrame) -> DataFrame:
@@ -43,53 +99,60 @@ def playlist_rows(parsed: DataFrame) -> DataFrame:
         null_of().alias("owner_id"),
         (F.lower(F.col("_p.collaborative")) == "true").alias("collaborative"),
         null_of().alias("snapshot_id"),
-        F.size("_p.tracks").alias("num_tracks"),
+        F.size("_tracks").alias("num_tracks"),
         F.col("_p.num_followers").alias("num_followers"),
         modified.alias("modified_at"),
         F.lit("mpd").alias("source"),
-        F.coalesce(modified, api_timestamp(F.col("fetched_at"))).alias("observed_at"),
+        _observed_at(modified).alias("observed_at"),
         F.col("run_id"),
     )
 
 
 def item_rows(parsed: DataFrame) -> DataFrame:
-    """Valid parsed MPD playlists -> item rows, one per track; bad tracks carry ``_reason``."""
-    modified = F.timestamp_seconds(F.col("_p.modified_at"))
+    """Valid parsed MPD playlists -> item rows, one per track; bad tracks carry ``_reason`` and ``_record``."""
     exploded = parsed.select(
         F.concat(F.lit("mpd:"), F.col("_p.pid").cast("string")).alias("playlist_id"),
-        F.coalesce(modified, api_timestamp(F.col("fetched_at"))).alias("observed_at"),
+        _observed_at(F.timestamp_seconds(F.col("_p.modified_at"))).alias("observed_at"),
         *ENVELOPE_KEEP,
-        F.posexplode("_p.tracks").alias("position", "_raw"),
-    ).withColumn("_t", F.from_json("_raw", schemas.MPD_TRACK))
-    track_id = spotify_id_from_uri(F.col("_t.track_uri"), "track")
+        F.posexplode("_tracks").alias("position", "_t"),
+    )
+    exploded = strict.with_shadow(exploded, "_t", schemas.MPD_TRACK, F.col("_t").getField(strict.CORRUPT))
+    t = F.col("_t")
+    uri = t.getField("track_uri")
+    track_id = spotify_id_from_uri(uri, "track")
+    rules = [strict.at_least(t, "duration_ms", 0), strict.at_least(t, "pos", 0)]
     reason = first_problem(
-        field_problem(F.col("_raw"), F.col("_t.track_uri"), "track_uri"),
+        F.when(t.isNull(), F.lit("missing required field track_uri")),
+        strict.problem("_t", schemas.MPD_TRACK, t.getField(strict.CORRUPT), rules),
+        F.when(uri.isNull(), F.lit("missing required field track_uri")),
         F.when(track_id.isNull(), F.lit("track_uri is not a spotify:track URI")),
     )
-    return exploded.select(
+    # Only a bad track needs its text: the raw text when it did not parse, else the parsed track (null: "null").
+    record = F.coalesce(t.getField(strict.CORRUPT), F.to_json(t), F.lit("null"))
+    return exploded.withColumn(REASON, reason).select(
         "playlist_id",
         F.col("position").cast("int").alias("position"),
         F.lit("track").alias("item_type"),
-        track_id.alias("track_id"),
-        F.col("_t.track_uri").alias("item_uri"),
+        F.when(F.col(REASON).isNull(), track_id).alias("track_id"),
+        uri.alias("item_uri"),
         null_of("timestamp").alias("added_at"),
         null_of().alias("added_by"),
         null_of().alias("snapshot_id"),
-        F.col("_t.track_uri").alias("track_uri"),
-        F.col("_t.track_name").alias("track_name"),
-        spotify_id_from_uri(F.col("_t.artist_uri"), "artist").alias("artist_id"),
-        F.col("_t.artist_uri").alias("artist_uri"),
-        F.col("_t.artist_name").alias("artist_name"),
-        spotify_id_from_uri(F.col("_t.album_uri"), "album").alias("album_id"),
-        F.col("_t.album_uri").alias("album_uri"),
-        F.col("_t.album_name").alias("album_name"),
+        uri.alias("track_uri"),
+        t.getField("track_name").alias("track_name"),
+        spotify_id_from_uri(t.getField("artist_uri"), "artist").alias("artist_id"),
+        t.getField("artist_uri").alias("artist_uri"),
+        t.getField("artist_name").alias("artist_name"),
+        spotify_id_from_uri(t.getField("album_uri"), "album").alias("album_id"),
+        t.getField("album_uri").alias("album_uri"),
+        t.getField("album_name").alias("album_name"),
         null_of().alias("album_type"),
         null_of().alias("release_date"),
-        F.col("_t.duration_ms").alias("duration_ms"),
+        t.getField("duration_ms").alias("duration_ms"),
         null_of("boolean").alias("explicit"),
         null_of().alias("isrc"),
         F.lit("mpd").alias("source"),
         "observed_at", "run_id", "entity", "source_file",
-        reason.alias(REASON),
-        F.coalesce(F.col("_raw"), F.lit("null")).alias(RECORD),  # a null track is quarantined too (record is required)
+        REASON,
+        F.when(F.col(REASON).isNotNull(), record).alias(RECORD),
     ).transform(select_item_columns)

@@ -25,30 +25,55 @@ class DataQualityError(RuntimeError):
         self.failures = list(failures)
 
 
-def keys_unique_not_null(df: DataFrame, keys: Sequence[str], name: str) -> CheckResult:
-    """The key columns are never null and never repeat."""
+def key_check(df: DataFrame, keys: Sequence[str], name: str) -> DataFrame:
+    """The check that the key columns are never null and never repeat, as a one-row DataFrame (not run yet:
+    see :func:`evaluate`)."""
     null_key = F.lit(False)
     for key in keys:
         null_key = null_key | F.col(key).isNull()
     per_key = df.groupBy(*keys).agg(F.count(F.lit(1)).alias("n"), F.max(null_key).alias("has_null"))
-    totals = per_key.agg(
-        F.sum(F.when(F.col("has_null"), F.col("n")).otherwise(0)).alias("nulls"),
-        F.sum(F.when(~F.col("has_null") & (F.col("n") > 1), 1).otherwise(0)).alias("duplicates"),
-    ).first()
-    nulls, duplicates = int(totals["nulls"] or 0), int(totals["duplicates"] or 0)
-    passed = nulls == 0 and duplicates == 0
-    return CheckResult(f"{name}: keys {', '.join(keys)} unique and not null", passed,
-                       f"{nulls} rows with a null key, {duplicates} duplicated keys")
+    nulls = F.coalesce(F.sum(F.when(F.col("has_null"), F.col("n")).otherwise(0)), F.lit(0))
+    duplicates = F.coalesce(F.sum(F.when(~F.col("has_null") & (F.col("n") > 1), 1).otherwise(0)), F.lit(0))
+    return per_key.agg(
+        F.lit(f"{name}: keys {', '.join(keys)} unique and not null").alias("name"),
+        ((nulls == 0) & (duplicates == 0)).alias("passed"),
+        F.format_string("%d rows with a null key, %d duplicated keys", nulls, duplicates).alias("detail"),
+    )
+
+
+def reference_check(child: DataFrame, parent: DataFrame, key: str, name: str) -> DataFrame:
+    """The check that every non-null ``child.key`` exists in ``parent.key`` (referential integrity), as a
+    one-row DataFrame (see :func:`evaluate`)."""
+    orphans = (
+        child.filter(F.col(key).isNotNull()).select(key).distinct().join(parent.select(key), on=key, how="left_anti")
+    )
+    count = F.count(F.lit(1))
+    return orphans.agg(
+        F.lit(f"{name}: every {key} exists").alias("name"),
+        (count == 0).alias("passed"),
+        F.when(count == 0, F.lit("0 missing"))
+        .otherwise(F.format_string("%d missing, e.g. %s", count, F.min(key))).alias("detail"),
+    )
+
+
+def evaluate(checks: Sequence[DataFrame]) -> list[CheckResult]:
+    """Run lazily built checks together: one Spark job, one small collect (a row per check)."""
+    if not checks:
+        return []
+    union = checks[0]
+    for more in checks[1:]:
+        union = union.unionByName(more)
+    return [CheckResult(r["name"], bool(r["passed"]), r["detail"]) for r in union.collect()]  # small: per check
+
+
+def keys_unique_not_null(df: DataFrame, keys: Sequence[str], name: str) -> CheckResult:
+    """The key columns are never null and never repeat."""
+    return evaluate([key_check(df, keys, name)])[0]
 
 
 def references_exist(child: DataFrame, parent: DataFrame, key: str, name: str) -> CheckResult:
     """Every non-null ``child.key`` exists in ``parent.key`` (referential integrity)."""
-    orphans = (
-        child.filter(F.col(key).isNotNull()).select(key).distinct().join(parent.select(key), on=key, how="left_anti")
-    )
-    count = orphans.count()
-    sample = [r[key] for r in orphans.limit(5).collect()] if count else []
-    return CheckResult(f"{name}: every {key} exists", count == 0, f"{count} missing, e.g. {sample}")
+    return evaluate([reference_check(child, parent, key, name)])[0]
 
 
 def counts_match_manifests(read_per_run: dict[str, int], manifest_per_run: dict[str, int]) -> CheckResult:

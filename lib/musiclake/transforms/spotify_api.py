@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from musiclake import schemas
+from musiclake.transforms import strict
 from musiclake.transforms.columns import (
     api_timestamp,
     field_problem,
@@ -14,7 +15,7 @@ from musiclake.transforms.columns import (
     spotify_id_from_uri,
     valid_spotify_id,
 )
-from musiclake.transforms.envelopes import REASON, RECORD, of_entity
+from musiclake.transforms.envelopes import REASON, RECORD, is_entity, of_entity
 from musiclake.transforms.items import ENVELOPE_KEEP, null_of, select_item_columns
 
 _PAGE_RAW = schemas.paging(T.StringType())
@@ -30,8 +31,16 @@ def parse_playlists(envelopes: DataFrame) -> DataFrame:
 
     The first page of items comes embedded under ``items`` (2026) or the deprecated ``tracks`` key.
     """
-    parsed = envelopes.transform(of_entity("spotify", "playlists")).withColumn("_p", F.from_json("body", _PLAYLIST_RAW))
-    reason = field_problem(F.col("body"), F.col("_p.id"), "id")
+    parsed = strict.with_shadow(envelopes.transform(of_entity("spotify", "playlists")).withColumn(
+        "_p", strict.parse(F.col("body"), _PLAYLIST_RAW)
+    ), "_p", _PLAYLIST_RAW, F.col("body"))
+    p = F.col("_p")
+    rules = [strict.at_least(p, "followers.total", 0),
+             *(strict.at_least(p, f"{key}.{n}", 0) for key in ("items", "tracks") for n in ("total", "offset"))]
+    reason = first_problem(
+        strict.problem("_p", _PLAYLIST_RAW, F.col("body"), rules),
+        field_problem(F.col("body"), F.col("_p.id"), "id"),
+    )
     return (
         parsed.withColumn("_page", F.coalesce(F.col("_p.items"), F.col("_p.tracks")))
         .withColumn("playlist_id", F.col("_p.id"))
@@ -60,13 +69,16 @@ def playlist_rows(parsed: DataFrame) -> DataFrame:
 
 def parse_item_pages(envelopes: DataFrame) -> DataFrame:
     """``playlist_items`` envelopes (GET /playlists/{id}/items pages) -> parsed pages with ``_reason``."""
-    parsed = envelopes.transform(of_entity("spotify", "playlist_items")).withColumn(
-        "_page", F.from_json("body", _PAGE_RAW)
-    )
+    parsed = strict.with_shadow(envelopes.transform(of_entity("spotify", "playlist_items")).withColumn(
+        "_page", strict.parse(F.col("body"), _PAGE_RAW)
+    ), "_page", _PAGE_RAW, F.col("body"))
+    page = F.col("_page")
     from_url = F.regexp_extract(F.col("request_url"), _ITEMS_PATH, 1)
     playlist_id = F.coalesce(F.col("key"), F.when(from_url != "", from_url))
     reason = first_problem(
         F.when(playlist_id.isNull(), F.lit("items page without a playlist id (key or request URL)")),
+        strict.problem("_page", _PAGE_RAW, F.col("body"), [strict.at_least(page, "total", 0),
+                                                        strict.at_least(page, "offset", 0)]),
         field_problem(F.col("body"), F.col("_page.items"), "items"),
     )
     return (
@@ -119,9 +131,13 @@ def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
         F.col("_p.snapshot_id").alias("snapshot_id"),
         api_timestamp(F.col("fetched_at")).alias("observed_at"),
     )
-    items = raw_items.join(snapshot, on=["playlist_id", "run_id"], how="left").withColumn(
-        "_i", F.from_json("_raw", schemas.API_PLAYLIST_ITEM)
-    )
+    items = strict.with_shadow(raw_items.join(snapshot, on=["playlist_id", "run_id"], how="left").withColumn(
+        "_i", strict.parse(F.col("_raw"), schemas.API_PLAYLIST_ITEM)
+    ), "_i", schemas.API_PLAYLIST_ITEM, F.col("_raw"))
+    i = F.col("_i")
+    item_rules = [strict.iso_timestamp(i, "added_at"),
+                  *(strict.at_least(i, f"{key}.{n}", 0) for key in ("item", "track")
+                    for n in ("duration_ms", "disc_number", "track_number"))]
     payload = F.coalesce(F.col("_i.item"), F.col("_i.track"))
     uri = payload.getField("uri")
     is_local = F.coalesce(F.col("_i.is_local"), payload.getField("is_local"), F.lit(False)) | F.coalesce(
@@ -140,6 +156,7 @@ def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
     )
     reason = first_problem(
         F.when(F.col("observed_at").isNull(), F.lit("items page without its playlist in the same run")),
+        strict.problem("_i", schemas.API_PLAYLIST_ITEM, F.col("_raw"), item_rules),
         F.when(item_type.isNull(), F.lit("item of unknown type")),
         F.when((item_type == "track") & track_id.isNull(), F.lit("track item without a valid id or URI")),
     )
@@ -199,62 +216,97 @@ def _json_of(parsed: str) -> Column:
     return F.coalesce(F.to_json(F.col(parsed)), F.lit("null"))
 
 
+def _objects(envelopes: DataFrame, entity: str, schema: T.StructType, column: str,
+             page: T.StructType | None = None, wrapped: str | None = None) -> DataFrame:
+    """The objects of one entity's bodies, one row each in ``column`` with ``_problem`` for a body that did not
+    parse strictly (then one row for the whole body, its object null).
+
+    ``page``: the body is a paging object of them (``wrapped``: each item holds the object under that key).
+    """
+    bodies = envelopes.filter(is_entity("spotify", entity))
+    if page is None:
+        parsed = strict.with_shadow(bodies.withColumn(column, strict.parse(F.col("body"), schema)), column, schema,
+                                    F.col("body"))
+        return parsed.withColumn("_problem", strict.problem(column, schema, F.col("body"))).withColumn(
+            column, F.col(column).dropFields(strict.CORRUPT)
+        ).drop(strict.shadow_column(column))
+    parsed = strict.with_shadow(bodies.withColumn("_pg", strict.parse(F.col("body"), page)), "_pg", page,
+                                F.col("body"))
+    problem = strict.problem("_pg", page, F.col("body"))
+    items = F.col("_pg.items")
+    objects = F.transform(items, lambda item: item.getField(wrapped)) if wrapped else items
+    # A body with a problem becomes one row (null object, the problem): never a silent empty explode.
+    return parsed.withColumn("_problem", problem).select(
+        "*", F.explode(F.when(F.col("_problem").isNull(), objects).otherwise(F.array(F.lit(None)))).alias(column)
+    ).drop("_pg", strict.shadow_column("_pg"))
+
+
+def _record_of(column: str) -> Column:
+    """The quarantine record: the body when the body did not parse, else the object as parsed."""
+    return F.when(F.col("_problem").isNotNull(), F.col("body")).otherwise(_json_of(column))
+
+
 def track_objects(envelopes: DataFrame) -> DataFrame:
     """Track objects outside playlists -> item-shaped rows for the dimension tables (no playlist/position).
 
     Sources: ``tracks`` (GET /tracks/{id}), ``saved_tracks`` (/me/tracks), ``recently_played`` and
     ``top_tracks`` (/me/top/tracks).
     """
-    single = envelopes.transform(of_entity("spotify", "tracks")).withColumn(
-        "_t", F.from_json("body", schemas.API_TRACK)
+    tracks = (
+        _objects(envelopes, "tracks", schemas.API_TRACK, "_t")
+        .unionByName(_objects(envelopes, "saved_tracks", schemas.API_TRACK, "_t", schemas.API_SAVED_TRACKS_PAGE,
+                              "track"))
+        .unionByName(_objects(envelopes, "recently_played", schemas.API_TRACK, "_t",
+                              schemas.API_SAVED_TRACKS_PAGE, "track"))
+        .unionByName(_objects(envelopes, "top_tracks", schemas.API_TRACK, "_t", schemas.API_TRACKS_PAGE))
     )
-    wrapped = envelopes.filter(F.col("entity").isin("saved_tracks", "recently_played")).transform(
-        lambda df: df.filter(F.coalesce(F.col("http_status"), F.lit(200)) == 200)
-    ).withColumn("_pg", F.from_json("body", schemas.API_SAVED_TRACKS_PAGE)).select(
-        "*", F.explode("_pg.items.track").alias("_t")
-    ).drop("_pg")
-    top = envelopes.transform(of_entity("spotify", "top_tracks")).withColumn(
-        "_pg", F.from_json("body", schemas.API_TRACKS_PAGE)
-    ).select("*", F.explode("_pg.items").alias("_t")).drop("_pg")
-    tracks = single.unionByName(wrapped).unionByName(top)
-    track_id = F.coalesce(valid_spotify_id(F.col("_t.id")), spotify_id_from_uri(F.col("_t.uri"), "track"))
+    t = F.col("_t")
+    track_id = F.coalesce(valid_spotify_id(t.getField("id")), spotify_id_from_uri(t.getField("uri"), "track"))
+    reason = first_problem(
+        F.col("_problem"),
+        *(rule.problem(t) for rule in (strict.at_least(t, "duration_ms", 0), strict.at_least(t, "disc_number", 0),
+                                        strict.at_least(t, "track_number", 0))),
+        F.when(track_id.isNull(), F.lit("track object without a valid id")),
+    )
     return tracks.select(
         track_id.alias("track_id"),
-        F.col("_t.uri").alias("track_uri"),
-        *_track_attributes(F.col("_t")),
-        *_object_lineage(F.when(track_id.isNull(), F.lit("track object without a valid id")), _json_of("_t")),
+        t.getField("uri").alias("track_uri"),
+        *_track_attributes(t),
+        *_object_lineage(reason, _record_of("_t")),
     )
 
 
 def artist_objects(envelopes: DataFrame) -> DataFrame:
     """``artists`` (GET /artists/{id}) and ``top_artists`` bodies -> artist rows with ``_reason``."""
-    single = envelopes.transform(of_entity("spotify", "artists")).withColumn(
-        "_a", F.from_json("body", schemas.API_ARTIST)
+    artists = _objects(envelopes, "artists", schemas.API_ARTIST, "_a").unionByName(
+        _objects(envelopes, "top_artists", schemas.API_ARTIST, "_a", schemas.API_ARTISTS_PAGE)
     )
-    top = envelopes.transform(of_entity("spotify", "top_artists")).withColumn(
-        "_pg", F.from_json("body", schemas.API_ARTISTS_PAGE)
-    ).select("*", F.explode("_pg.items").alias("_a")).drop("_pg")
     artist_id = valid_spotify_id(F.col("_a.id"))
-    return single.unionByName(top).select(
+    reason = first_problem(F.col("_problem"), F.when(artist_id.isNull(), F.lit("artist object without a valid id")))
+    return artists.select(
         artist_id.alias("artist_id"),
         F.col("_a.uri").alias("artist_uri"),
         F.col("_a.name").alias("artist_name"),
-        *_object_lineage(F.when(artist_id.isNull(), F.lit("artist object without a valid id")), _json_of("_a")),
+        *_object_lineage(reason, _record_of("_a")),
     )
 
 
 def album_objects(envelopes: DataFrame) -> DataFrame:
     """``albums`` (GET /albums/{id}) bodies -> album rows with ``_reason``."""
-    albums = envelopes.transform(of_entity("spotify", "albums")).withColumn(
-        "_a", F.from_json("body", schemas.API_ALBUM)
+    albums = _objects(envelopes, "albums", schemas.API_ALBUM, "_a")
+    a = F.col("_a")
+    album_id = valid_spotify_id(a.getField("id"))
+    reason = first_problem(
+        F.col("_problem"),
+        strict.at_least(a, "total_tracks", 0).problem(a),
+        F.when(album_id.isNull(), F.lit("album object without a valid id")),
     )
-    album_id = valid_spotify_id(F.col("_a.id"))
     return albums.select(
         album_id.alias("album_id"),
-        F.col("_a.uri").alias("album_uri"),
-        F.col("_a.name").alias("album_name"),
-        F.col("_a.album_type").alias("album_type"),
-        F.col("_a.release_date").alias("release_date"),
-        valid_spotify_id(F.col("_a.artists").getItem(0).getField("id")).alias("artist_id"),
-        *_object_lineage(F.when(album_id.isNull(), F.lit("album object without a valid id")), F.col("body")),
+        a.getField("uri").alias("album_uri"),
+        a.getField("name").alias("album_name"),
+        a.getField("album_type").alias("album_type"),
+        a.getField("release_date").alias("release_date"),
+        valid_spotify_id(a.getField("artists").getItem(0).getField("id")).alias("artist_id"),
+        *_object_lineage(reason, F.col("body")),
     )

@@ -1,0 +1,247 @@
+"""Cost proportional to the batch: what a job reads of the landing zone and of the tables follows the new data.
+
+* Manifests: the listing of ``_manifests/`` is filtered by the run id in each key before anything is downloaded,
+  so a run never reads the manifests of runs it processed before.
+* MERGEs: the condition names the partitions and (for a small batch) the keys the batch touches, so Delta skips
+  the other files before it joins. The probe is blunt on purpose: the files the MERGE must not read are deleted
+  from disk behind Delta's back, so any scan of them fails the MERGE.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from glue_jobs.v1 import raw_to_curated
+from musiclake import bookkeeping, landing, schemas, storage
+from musiclake import lake as lake_module
+from musiclake.lake import Lake, conform
+from musiclake.schemas import TableSpec
+
+INGEST_DATE = "2026-11-26"
+OBSERVED = datetime(2026, 11, 26, 10, 0, 0)
+
+
+def _new_database() -> str:
+    """A catalog database of its own (the session's Hive metastore is shared by every test)."""
+    return f"cost_{uuid.uuid4().hex[:8]}"
+
+
+# --- manifests ---------------------------------------------------------------------------------------------------
+def _mpd_playlist(pid: int) -> dict[str, Any]:
+    tracks = [{"pos": i, "artist_name": "Artist", "track_uri": f"spotify:track:{f'p{pid}t{i}'.ljust(22, '0')}",
+               "artist_uri": f"spotify:artist:{'artist'.ljust(22, '0')}", "track_name": f"Track {pid}.{i}",
+               "album_uri": f"spotify:album:{'album'.ljust(22, '0')}", "duration_ms": 200000,
+               "album_name": "Album"} for i in range(2)]
+    return {"name": f"playlist {pid}", "collaborative": "false", "pid": pid, "modified_at": 1764151200,
+            "num_tracks": len(tracks), "num_albums": 1, "num_followers": 0, "tracks": tracks, "num_edits": 1,
+            "duration_ms": 400000, "num_artists": 1}
+
+
+def _land_mpd(raw: str, pids: list[int]) -> str:
+    """One complete MPD run holding the playlists ``pids``, written with the landing contract's helpers."""
+    run_id = landing.new_run_id("mpd")
+    lines = [json.dumps(landing.envelope(run_id=run_id, source="mpd", entity="playlists", key=str(pid),
+                                         request_url="file:///mpd.slice.test.json", http_status=None,
+                                         body=_mpd_playlist(pid))) for pid in pids]
+    data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    uri = storage.join(landing.run_folder(raw, "mpd", "playlists", INGEST_DATE, run_id), landing.part_name(0))
+    storage.put_bytes(uri, data)
+    part = landing.ManifestFile(path=uri[len(raw) + 1:], entity="playlists", records=len(lines), bytes=len(data),
+                                sha256=landing.sha256(data))
+    now = landing.iso_utc(landing.utc_now())
+    landing.write_manifest(raw, landing.Manifest(run_id=run_id, source="mpd", status=landing.STATUS_COMPLETE,
+                                                 started_at=now, finished_at=now, ingest_date=INGEST_DATE,
+                                                 files=[part]))
+    return run_id
+
+
+def _spy_on_downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every URI read through :func:`storage.get_bytes` (the real function still does the reading)."""
+    read: list[str] = []
+    real = storage.get_bytes
+
+    def spying(uri: str) -> bytes:
+        read.append(uri)
+        return real(uri)
+
+    monkeypatch.setattr(storage, "get_bytes", spying)
+    return read
+
+
+def _manifests_read(read: list[str]) -> list[str]:
+    return sorted(landing.run_id_of_manifest_uri(uri) for uri in read if f"/{landing.MANIFESTS_DIR}/" in uri)
+
+
+def test_run_id_of_manifest_uri_reads_the_key_local_and_s3():
+    run_id = landing.new_run_id("spotify")
+    for root in ("/tmp/landing", "s3://bucket/raw"):
+        assert landing.run_id_of_manifest_uri(landing.manifest_uri(root, "spotify", run_id)) == run_id
+
+
+def test_manifests_of_skipped_runs_are_listed_but_never_downloaded_on_s3(s3_bucket, monkeypatch):
+    raw = f"s3://{s3_bucket}/raw"
+    old, new = _land_mpd(raw, [1]), _land_mpd(raw, [2])
+    storage.put_bytes(landing.manifest_uri(raw, "mpd", old), b"not a manifest", overwrite=True)
+    assert [landing.run_id_of_manifest_uri(u) for u in landing.list_manifest_uris(raw)] == sorted([old, new])
+    read = _spy_on_downloads(monkeypatch)
+
+    runs = landing.complete_runs(raw, skip_run_ids={old})
+
+    assert [m.run_id for m in runs] == [new]
+    assert _manifests_read(read) == [new]  # the unreadable manifest of the skipped run was never downloaded
+    with pytest.raises(json.JSONDecodeError):
+        landing.complete_runs(raw)  # without the skip it is read (and refused)
+
+
+def test_a_job_run_downloads_only_the_manifests_of_new_runs(spark, tmp_path, monkeypatch):
+    """After runs are processed, the next job run downloads the new run's manifest only; a processed run's
+    manifest whose content is no longer readable is never read; ``reprocess`` reads every manifest."""
+    raw, lake, db = str(tmp_path / "landing"), str(tmp_path / "lake"), _new_database()
+    first, second = _land_mpd(raw, [1, 2]), _land_mpd(raw, [3])
+    curate = ["raw_to_curated.py", "--JOB_NAME", "raw_to_curated", "--raw_path", raw, "--lake_path", lake,
+              "--database", db]
+    raw_to_curated.main(curate)
+    third = _land_mpd(raw, [4])
+    first_manifest = Path(landing.manifest_uri(raw, "mpd", first))
+    intact = first_manifest.read_bytes()
+    first_manifest.write_bytes(b"\x00 not a manifest any more")
+    read = _spy_on_downloads(monkeypatch)
+
+    raw_to_curated.main(curate)
+
+    assert _manifests_read(read) == [third]
+    tables = Lake(spark, lake, db)
+    run = tables.load(schemas.JOB_RUNS).orderBy(F.col("finished_at").desc()).first()
+    assert (run["status"], run["landing_runs"]) == ("succeeded", [third])
+    assert {r["playlist_id"] for r in tables.load(schemas.PLAYLISTS).collect()} == {f"mpd:{p}" for p in (1, 2, 3, 4)}
+
+    read.clear()
+    assert bookkeeping.runs_to_process(tables, raw, reprocess=False) == []
+    assert read == []
+    first_manifest.write_bytes(intact)
+    assert sorted(m.run_id for m in bookkeeping.runs_to_process(tables, raw, reprocess=True)) == sorted(
+        [first, second, third])
+    assert _manifests_read(read) == sorted([first, second, third])
+
+
+# --- MERGE conditions --------------------------------------------------------------------------------------------
+def _rows(spec: TableSpec, *rows: dict[str, Any]) -> list[tuple]:
+    """Rows of ``spec``: the given values, ``OBSERVED`` / a run id for the required bookkeeping columns, else null."""
+    filled = {"observed_at": OBSERVED, "run_id": "run-1", "item_type": "track"}
+    return [tuple(row.get(f.name, filled.get(f.name)) for f in spec.schema.fields) for row in rows]
+
+
+def _frame(spark, spec: TableSpec, *rows: dict[str, Any]) -> DataFrame:
+    return spark.createDataFrame(_rows(spec, *rows), spec.schema)
+
+
+def _append(tables: Lake, spec: TableSpec, frame: DataFrame) -> None:
+    tables.ensure(spec)
+    conform(frame, spec.schema).write.format("delta").mode("append").save(tables.location(spec))
+
+
+def _delete_data_files(folder: Path, keep: Callable[[Path], bool] = lambda _: False) -> list[Path]:
+    """Delete the Parquet files under ``folder`` behind Delta's back (the log still lists them)."""
+    gone = [f for f in sorted(folder.rglob("*.parquet")) if not keep(f)]
+    for f in gone:
+        f.unlink()
+    return gone
+
+
+def _latest_merge(spark, tables: Lake, spec: TableSpec):
+    row = spark.sql(f"DESCRIBE HISTORY delta.`{tables.location(spec)}`").orderBy(F.col("version").desc()).first()
+    assert row["operation"] == "MERGE"
+    return row
+
+
+def test_a_batch_merge_scans_only_the_partitions_it_touches(spark, tmp_path):
+    """A batch of API playlists into a table holding both sources: the MERGE condition names the batch's
+    partition (``source = 'spotify'``), and the MPD partition's files are never read (deleted from disk here, a
+    MERGE that scanned them would fail). A full sync (``delete_missing``) gets no such predicate: it must read
+    the whole table, so on the same table it fails."""
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.PLAYLISTS
+    stored = [{"playlist_id": f"mpd:{i}", "source": "mpd", "name": f"mpd {i}"} for i in range(20)]
+    stored += [{"playlist_id": f"api{i}", "source": "spotify", "name": f"api {i}"} for i in range(5)]
+    tables.merge(spec, _frame(spark, spec, *stored))
+    gone = _delete_data_files(Path(tables.location(spec)) / "source=mpd")
+    assert gone, "the MPD partition should hold files"
+
+    batch = _frame(spark, spec, {"playlist_id": "api1", "source": "spotify", "name": "renamed"},
+                   {"playlist_id": "api9", "source": "spotify", "name": "new"})
+    assert tables.merge(spec, batch) == 2
+
+    merge = _latest_merge(spark, tables, spec)
+    predicate = merge["operationParameters"]["predicate"]
+    assert "source" in predicate and "spotify" in predicate and "mpd" not in predicate
+    assert "api1" in predicate and "api9" in predicate  # the batch's keys, for data skipping
+    assert int(merge["operationMetrics"]["numTargetRowsUpdated"]) == 1
+    api = tables.load(spec).filter(F.col("source") == "spotify")  # partition-pruned: the MPD files are gone
+    assert {r["playlist_id"]: r["name"] for r in api.collect()} == {
+        **{f"api{i}": f"api {i}" for i in range(5)}, "api1": "renamed", "api9": "new"}
+
+    with pytest.raises(Exception, match=r"(?s)FileNotFound|does not exist|DELTA_FILE_NOT_FOUND"):
+        tables.merge(spec, batch, delete_missing=True)
+
+
+def test_a_small_batch_names_its_keys_so_files_are_skipped_on_their_statistics(spark, tmp_path, monkeypatch):
+    """An unpartitioned table in two files of disjoint key ranges: a batch of a few keys names them (as literals,
+    quotes and backslashes included), so the file of the other range is never read; over the threshold the keys
+    are not named and that file is scanned."""
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
+    low = [{"track_id": f"a{i:03d}", "track_name": f"low {i}", "source": "spotify"} for i in range(50)]
+    low.append({"track_id": "a'q\\uote", "track_name": "quoted", "source": "spotify"})
+    high = [{"track_id": f"z{i:03d}", "track_name": f"high {i}", "source": "spotify"} for i in range(50)]
+    _append(tables, spec, _frame(spark, spec, *low))
+    _append(tables, spec, _frame(spark, spec, *high))
+    _delete_data_files(Path(tables.location(spec)), keep=lambda f: _min_track_id(spark, f).startswith("a"))
+
+    batch = _frame(spark, spec, {"track_id": "a'q\\uote", "track_name": "still quoted", "source": "spotify"},
+                   {"track_id": "a001", "track_name": "changed", "source": "spotify"})
+    assert tables.merge(spec, batch) == 2
+    predicate = _latest_merge(spark, tables, spec)["operationParameters"]["predicate"]
+    assert "a001" in predicate and "uote" in predicate
+    names = {r["track_id"]: r["track_name"] for r in tables.load(spec).filter(F.col("track_id") < "b").collect()}
+    assert (names["a'q\\uote"], names["a001"], names["a002"]) == ("still quoted", "changed", "low 2")
+
+    monkeypatch.setattr(lake_module, "MERGE_KEY_LITERALS_MAX", 1)  # two keys: over the threshold, no literals
+    with pytest.raises(Exception, match=r"(?s)FileNotFound|does not exist|DELTA_FILE_NOT_FOUND"):
+        tables.merge(spec, _frame(spark, spec, {"track_id": "a003", "track_name": "x", "source": "spotify"},
+                                  {"track_id": "a004", "track_name": "y", "source": "spotify"}))
+
+
+def _min_track_id(spark, parquet_file: Path) -> str:
+    return spark.read.parquet(str(parquet_file)).agg(F.min("track_id")).first()[0]
+
+
+def test_an_empty_batch_merges_nothing_but_an_empty_full_sync_still_empties_the_table(spark, tmp_path):
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.PLAYLISTS
+    empty = _frame(spark, spec)
+    assert tables.merge(spec, empty) == 0
+    assert tables.exists(spec) and tables.version(spec) == 0  # created, nothing committed
+    tables.merge(spec, _frame(spark, spec, {"playlist_id": "mpd:1", "source": "mpd"}))
+    version = tables.version(spec)
+    assert tables.merge(spec, empty) == 0 and tables.version(spec) == version
+    assert tables.merge(spec, empty, delete_missing=True) == 1
+    assert tables.load(spec).count() == 0
+
+
+def test_a_record_quarantined_again_on_a_later_day_is_kept_once(spark, tmp_path):
+    """``quarantine``'s partition (the day) does not follow its key: the MERGE must not be limited to the
+    batch's days, or the same bad record quarantined again would be stored twice."""
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.QUARANTINE
+    bad = {"quarantine_id": "q1", "source_file": "f", "reason": "malformed JSON line", "record": "x",
+           "occurrences": 1, "job_run_id": "j1"}
+    tables.merge(spec, _frame(spark, spec, {**bad, "quarantined_date": "2026-11-26"}))
+    tables.merge(spec, _frame(spark, spec, {**bad, "quarantined_date": "2026-11-27", "job_run_id": "j2"}))
+    assert [(r["quarantine_id"], r["quarantined_date"]) for r in tables.load(spec).collect()] == [
+        ("q1", "2026-11-27")]
