@@ -85,7 +85,7 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
         with stage("quarantine"):
             save_quarantine(lake, plan.quarantine, counts.quarantined)
         bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
-        with stage("check"):  # every check, in one job over the outputs (which it caches for the MERGEs)
+        with stage("check"):  # every check, in one query over the outputs (which it caches for the MERGEs)
             check(plan, stored["tracks"], counts.read_per_run, manifest_records(runs))
         with stage("merge"):
             save(lake, plan, job)
@@ -107,7 +107,7 @@ def save_quarantine(lake: Lake, quarantine: DataFrame, bad: int) -> None:
 
 def check(plan: curate.CuratedPlan, stored_tracks: DataFrame, read_per_run: dict[str, int],
           manifest_records: dict[str, int]) -> None:
-    """The data-quality gate, in one Spark job over the plan's outputs (which it caches for the MERGEs): keys
+    """The data-quality gate, in one query over the plan's outputs (which it caches for the MERGEs): keys
     unique and not null, membership refers to known tracks, nothing lost between the manifests and the records
     read. Raises :class:`quality.DataQualityError` on any failure."""
     membership = plan.playlist_tracks.filter(~F.col(curate.DELETE_FLAG))

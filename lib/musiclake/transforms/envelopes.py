@@ -43,7 +43,7 @@ def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None =
     if expected is not None:
         listed = F.lit(False)
         for source, entity in sorted(expected):
-            listed = listed | ((F.col("source") == source) & (F.col("entity") == entity))
+            listed = listed | is_entity(source, entity, ok_only=False)
         unexpected = F.when(~listed, F.format_string("envelope of %s/%s, which its run's manifest does not list",
                                                      F.col("source"), F.col("entity")))
     reason = first_problem(oversize, malformed, _missing("run_id"), _missing("source"), _missing("entity"),

@@ -27,6 +27,7 @@ def _with_tracks(element: T.DataType) -> T.StructType:
 
 _TYPED = _with_tracks(strict.with_corrupt(schemas.MPD_TRACK))  # the one parse of a clean playlist
 _LISTED = _with_tracks(T.StringType())  # a flagged playlist: tracks as raw JSON text, checked one by one
+_PROBLEM = "_mpd_problem"  # the playlist-level problem :func:`with_typed_body` adds
 _LATE_SECONDS = 86400  # a playlist modified more than a day after it was fetched is impossible (clock skew aside)
 
 
@@ -53,9 +54,6 @@ def parse_playlists(envelopes: DataFrame) -> DataFrame:
     )
 
 
-_PROBLEM = "_mpd_problem"
-
-
 def with_typed_body(envelopes: DataFrame) -> DataFrame:
     """Parse every MPD playlist body once: adds ``_p``, ``_tracks`` and the playlist-level problem (null for
     other envelopes), and drops the body text of a playlist with no problem (it is not needed again)."""
@@ -63,8 +61,7 @@ def with_typed_body(envelopes: DataFrame) -> DataFrame:
     selected = is_entity("mpd", "playlists")
     typed = envelopes.withColumn("_p", F.when(selected, strict.parse(body, _TYPED)))
     flagged = F.col("_p").getField(strict.CORRUPT).isNotNull()
-    listed = strict.with_shadow(typed.withColumn("_l", F.when(flagged, strict.parse(body, _LISTED))), "_l",
-                                _LISTED, body)
+    listed = strict.with_parsed(typed, "_l", _LISTED, body, where=flagged)
     p, lst = F.col("_p"), F.col("_l")
     problem = first_problem(
         F.when(flagged, strict.problem("_l", _LISTED, body)),  # only playlist-level fields: tracks are text here

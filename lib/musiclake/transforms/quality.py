@@ -57,7 +57,7 @@ def reference_check(child: DataFrame, parent: DataFrame, key: str, name: str) ->
 
 
 def evaluate(checks: Sequence[DataFrame]) -> list[CheckResult]:
-    """Run lazily built checks together: one Spark job, one small collect (a row per check)."""
+    """Run lazily built checks together: one query, one small collect (a row per check)."""
     if not checks:
         return []
     union = checks[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import reduce
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -31,9 +33,8 @@ def parse_playlists(envelopes: DataFrame) -> DataFrame:
 
     The first page of items comes embedded under ``items`` (2026) or the deprecated ``tracks`` key.
     """
-    parsed = strict.with_shadow(envelopes.transform(of_entity("spotify", "playlists")).withColumn(
-        "_p", strict.parse(F.col("body"), _PLAYLIST_RAW)
-    ), "_p", _PLAYLIST_RAW, F.col("body"))
+    parsed = strict.with_parsed(envelopes.transform(of_entity("spotify", "playlists")), "_p", _PLAYLIST_RAW,
+                                F.col("body"))
     p = F.col("_p")
     rules = [strict.at_least(p, "followers.total", 0),
              *(strict.at_least(p, f"{key}.{n}", 0) for key in ("items", "tracks") for n in ("total", "offset"))]
@@ -69,9 +70,8 @@ def playlist_rows(parsed: DataFrame) -> DataFrame:
 
 def parse_item_pages(envelopes: DataFrame) -> DataFrame:
     """``playlist_items`` envelopes (GET /playlists/{id}/items pages) -> parsed pages with ``_reason``."""
-    parsed = strict.with_shadow(envelopes.transform(of_entity("spotify", "playlist_items")).withColumn(
-        "_page", strict.parse(F.col("body"), _PAGE_RAW)
-    ), "_page", _PAGE_RAW, F.col("body"))
+    parsed = strict.with_parsed(envelopes.transform(of_entity("spotify", "playlist_items")), "_page", _PAGE_RAW,
+                                F.col("body"))
     page = F.col("_page")
     from_url = F.regexp_extract(F.col("request_url"), _ITEMS_PATH, 1)
     playlist_id = F.coalesce(F.col("key"), F.when(from_url != "", from_url))
@@ -131,9 +131,8 @@ def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
         F.col("_p.snapshot_id").alias("snapshot_id"),
         api_timestamp(F.col("fetched_at")).alias("observed_at"),
     )
-    items = strict.with_shadow(raw_items.join(snapshot, on=["playlist_id", "run_id"], how="left").withColumn(
-        "_i", strict.parse(F.col("_raw"), schemas.API_PLAYLIST_ITEM)
-    ), "_i", schemas.API_PLAYLIST_ITEM, F.col("_raw"))
+    items = strict.with_parsed(raw_items.join(snapshot, on=["playlist_id", "run_id"], how="left"), "_i",
+                               schemas.API_PLAYLIST_ITEM, F.col("_raw"))
     i = F.col("_i")
     item_rules = [strict.iso_timestamp(i, "added_at"),
                   *(strict.at_least(i, f"{key}.{n}", 0) for key in ("item", "track")
@@ -225,13 +224,11 @@ def _objects(envelopes: DataFrame, entity: str, schema: T.StructType, column: st
     """
     bodies = envelopes.filter(is_entity("spotify", entity))
     if page is None:
-        parsed = strict.with_shadow(bodies.withColumn(column, strict.parse(F.col("body"), schema)), column, schema,
-                                    F.col("body"))
+        parsed = strict.with_parsed(bodies, column, schema, F.col("body"))
         return parsed.withColumn("_problem", strict.problem(column, schema, F.col("body"))).withColumn(
             column, F.col(column).dropFields(strict.CORRUPT)
         ).drop(strict.shadow_column(column))
-    parsed = strict.with_shadow(bodies.withColumn("_pg", strict.parse(F.col("body"), page)), "_pg", page,
-                                F.col("body"))
+    parsed = strict.with_parsed(bodies, "_pg", page, F.col("body"))
     problem = strict.problem("_pg", page, F.col("body"))
     items = F.col("_pg.items")
     objects = F.transform(items, lambda item: item.getField(wrapped)) if wrapped else items
@@ -246,20 +243,31 @@ def _record_of(column: str) -> Column:
     return F.when(F.col("_problem").isNotNull(), F.col("body")).otherwise(_json_of(column))
 
 
-def track_objects(envelopes: DataFrame) -> DataFrame:
-    """Track objects outside playlists -> item-shaped rows for the dimension tables (no playlist/position).
+# Where track and artist objects outside playlists come from: entity -> (paging schema of its body, key of the
+# object in each item), ``(None, None)`` for a body that is the object itself. The planner reads the entities too.
+TRACK_SOURCES: dict[str, tuple[T.StructType | None, str | None]] = {
+    "tracks": (None, None),  # GET /tracks/{id}
+    "saved_tracks": (schemas.API_SAVED_TRACKS_PAGE, "track"),  # /me/tracks
+    "recently_played": (schemas.API_SAVED_TRACKS_PAGE, "track"),  # /me/player/recently-played
+    "top_tracks": (schemas.API_TRACKS_PAGE, None),  # /me/top/tracks
+}
+ARTIST_SOURCES: dict[str, tuple[T.StructType | None, str | None]] = {
+    "artists": (None, None),  # GET /artists/{id}
+    "top_artists": (schemas.API_ARTISTS_PAGE, None),  # /me/top/artists
+}
 
-    Sources: ``tracks`` (GET /tracks/{id}), ``saved_tracks`` (/me/tracks), ``recently_played`` and
-    ``top_tracks`` (/me/top/tracks).
-    """
-    tracks = (
-        _objects(envelopes, "tracks", schemas.API_TRACK, "_t")
-        .unionByName(_objects(envelopes, "saved_tracks", schemas.API_TRACK, "_t", schemas.API_SAVED_TRACKS_PAGE,
-                              "track"))
-        .unionByName(_objects(envelopes, "recently_played", schemas.API_TRACK, "_t",
-                              schemas.API_SAVED_TRACKS_PAGE, "track"))
-        .unionByName(_objects(envelopes, "top_tracks", schemas.API_TRACK, "_t", schemas.API_TRACKS_PAGE))
-    )
+
+def _objects_of(envelopes: DataFrame, sources: dict[str, tuple[T.StructType | None, str | None]],
+                schema: T.StructType, column: str) -> DataFrame:
+    """:func:`_objects` of every entity in ``sources``, as one frame."""
+    frames = [_objects(envelopes, entity, schema, column, page, wrapped) for entity, (page, wrapped) in sources.items()]
+    return reduce(DataFrame.unionByName, frames)
+
+
+def track_objects(envelopes: DataFrame) -> DataFrame:
+    """Track objects outside playlists (:data:`TRACK_SOURCES`) -> item-shaped rows for the dimension tables (no
+    playlist/position)."""
+    tracks = _objects_of(envelopes, TRACK_SOURCES, schemas.API_TRACK, "_t")
     t = F.col("_t")
     track_id = F.coalesce(valid_spotify_id(t.getField("id")), spotify_id_from_uri(t.getField("uri"), "track"))
     reason = first_problem(
@@ -277,10 +285,8 @@ def track_objects(envelopes: DataFrame) -> DataFrame:
 
 
 def artist_objects(envelopes: DataFrame) -> DataFrame:
-    """``artists`` (GET /artists/{id}) and ``top_artists`` bodies -> artist rows with ``_reason``."""
-    artists = _objects(envelopes, "artists", schemas.API_ARTIST, "_a").unionByName(
-        _objects(envelopes, "top_artists", schemas.API_ARTIST, "_a", schemas.API_ARTISTS_PAGE)
-    )
+    """Artist objects (:data:`ARTIST_SOURCES`) -> artist rows with ``_reason``."""
+    artists = _objects_of(envelopes, ARTIST_SOURCES, schemas.API_ARTIST, "_a")
     artist_id = valid_spotify_id(F.col("_a.id"))
     reason = first_problem(F.col("_problem"), F.when(artist_id.isNull(), F.lit("artist object without a valid id")))
     return artists.select(

@@ -85,6 +85,15 @@ def with_shadow(df: DataFrame, parsed: str, schema: T.StructType, text: Column) 
     return df.withColumn(shadow_column(parsed), F.when(flagged, F.from_json(text, shadow(schema))))
 
 
+def with_parsed(df: DataFrame, column: str, schema: T.StructType, text: Column,
+                where: Column | None = None) -> DataFrame:
+    """Add ``column``: ``text`` parsed by :func:`parse` (only where ``where`` holds, when given), and its
+    :func:`with_shadow` column, ready for :func:`problem`."""
+    parsed = parse(text, schema)
+    df = df.withColumn(column, parsed if where is None else F.when(where, parsed))
+    return with_shadow(df, column, schema, text)
+
+
 def type_problem(parsed: Column, schema: T.StructType, text: Column, raw: Column) -> Column:
     """For a record the parser flagged: ``wrong type for field <path>: <value> is not <type>``.
 
