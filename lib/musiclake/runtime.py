@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from musiclake.java17 import Java17NotFoundError, find_java17
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from musiclake.options import JobOptions
 
@@ -362,3 +362,24 @@ def _queries_described(spark: SparkSession, description: str, recent: int = 100)
     count = store.executionsCount()
     executions = store.executionsList(max(0, count - recent), recent)
     return sum(1 for i in range(executions.size()) if executions.apply(i).description() == description)
+
+
+def kept(df: DataFrame) -> DataFrame:
+    """``df``, computed by the first query that reads it and kept (memory, then local disk) for the ones after.
+
+    Unlike ``persist()``, the result's plan is one leaf: every later plan that reads it is optimised, and printed
+    (the Spark UI prints each query's plan, and again at each adaptive re-plan), without the plan behind it. A
+    cached frame's plan is printed inside every plan that reads it, so frames cached on cached frames print
+    their parse once per branch, which cost more than the data itself on small batches. Release with
+    :func:`release`. The blocks live on the executors, like a cache: an executor lost before its blocks were read
+    fails the job (re-run it; processed runs are skipped).
+    """
+    return df.localCheckpoint(eager=False)
+
+
+def release(df: DataFrame) -> None:
+    """Drop what :func:`kept` or ``persist()`` keeps for ``df`` (nothing when it keeps nothing)."""
+    df.unpersist()
+    logical = df._jdf.queryExecution().analyzed()
+    if logical.nodeName() == "LogicalRDD":
+        logical.rdd().unpersist(False)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from musiclake.runtime import kept, release
 from musiclake.transforms import items as item_shape
 from musiclake.transforms import mpd, spotify_api
 from musiclake.transforms.dedupe import latest_by, newer_than_current
@@ -45,7 +45,7 @@ MODELLED_ENTITIES = (
 class Parsed:
     """Stage 1: every envelope checked, and each source's records parsed (each frame still carries ``_reason``)."""
 
-    envelopes: DataFrame  # all envelopes with ``_reason`` (persisted: parsed by many branches)
+    envelopes: DataFrame  # all envelopes with ``_reason`` (kept: parsed by many branches)
     bad_envelopes: DataFrame
     mpd_playlists: DataFrame
     api_playlists: DataFrame
@@ -57,7 +57,7 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Items:
-    """Stage 2: item rows of both sources (persisted: the bulk of the data, parsed once)."""
+    """Stage 2: item rows of both sources (kept: the bulk of the data, parsed once)."""
 
     all: DataFrame  # with ``_reason`` for the bad ones
     incomplete: DataFrame  # playlist_id, run_id of API snapshots that did not land whole
@@ -86,8 +86,8 @@ class BatchCounts:
 class CuratedPlan:
     """What one job run will write. ``playlist_tracks`` carries ``_delete`` for rows a newer snapshot removes.
 
-    Nothing is computed until :meth:`count` (one Spark job: parses the batch once, into the cached stage) and the
-    job's checks (one Spark job over the outputs, which caches them for the MERGEs).
+    Nothing is computed until :meth:`count` (one query: parses the batch once, into the cached stage) and the
+    job's checks (one query over the outputs, which caches them for the MERGEs).
     """
 
     playlists: DataFrame
@@ -100,7 +100,7 @@ class CuratedPlan:
     items: DataFrame
 
     def count(self) -> BatchCounts:
-        """Records read per run, items, quarantined records and unmodelled entities, in one Spark job."""
+        """Records read per run, items, quarantined records and unmodelled entities, in one query."""
         run_of_record = F.coalesce("run_id", run_of_file(F.col("source_file")))
         unmodelled = F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES)
         rows = (
@@ -135,7 +135,7 @@ class CuratedPlan:
         """Drop the cached intermediates once the plan is saved."""
         for frame in (self.envelopes, self.items, self.playlists, self.playlist_tracks, self.tracks, self.artists,
                       self.albums, self.quarantine):
-            frame.unpersist()
+            release(frame)
 
 
 def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, today: str,
@@ -176,15 +176,14 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
 def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = None) -> Parsed:
     """Stage 1: check every envelope, then parse the good ones by source and entity.
 
-    ``present``: the ``(source, entity)`` pairs the batch holds (from its manifests; None: any). Envelopes of other
-    pairs are not expected (their count is checked against the manifests) and their branches are left out.
+    ``present``: the ``(source, entity)`` pairs the batch holds (from its manifests; None: any). An envelope of
+    another pair is quarantined (:func:`with_envelope_problem`), and the branches of absent pairs are left out.
 
-    The stage is cached on disk, not in memory: every branch below reads it, and each MPD body in it is already
-    parsed (typed, its text dropped), so the landing files are read and parsed once whatever the batch holds.
+    The stage is kept (:func:`musiclake.runtime.kept`): every branch below reads it, and each MPD body in it is
+    already parsed (typed, its text dropped), so the landing files are read and parsed once whatever the batch
+    holds, and no plan after it carries the parse.
     """
-    checked = (
-        with_envelope_problem(envelopes, present).transform(mpd.with_typed_body).persist(StorageLevel.DISK_ONLY)
-    )
+    checked = kept(with_envelope_problem(envelopes, present).transform(mpd.with_typed_body))
     good, bad = split_problems(checked)
 
     def of(*entities: tuple[str, str]) -> DataFrame:
@@ -192,15 +191,14 @@ def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = N
         an MPD batch plans no API joins and shuffles, and an API batch none of the MPD's)."""
         return good if present is None or any(e in present for e in entities) else good.limit(0)
 
-    tracks = [("spotify", e) for e in ("tracks", "saved_tracks", "recently_played", "top_tracks")]
     return Parsed(
         envelopes=checked,
         bad_envelopes=bad,
         mpd_playlists=mpd.parse_playlists(of(("mpd", "playlists"))),
         api_playlists=spotify_api.parse_playlists(of(("spotify", "playlists"))),
         api_pages=spotify_api.parse_item_pages(of(("spotify", "playlist_items"))),
-        track_objects=spotify_api.track_objects(of(*tracks)),
-        artist_objects=spotify_api.artist_objects(of(("spotify", "artists"), ("spotify", "top_artists"))),
+        track_objects=spotify_api.track_objects(of(*(("spotify", e) for e in spotify_api.TRACK_SOURCES))),
+        artist_objects=spotify_api.artist_objects(of(*(("spotify", e) for e in spotify_api.ARTIST_SOURCES))),
         album_objects=spotify_api.album_objects(of(("spotify", "albums"))),
     )
 
@@ -211,9 +209,9 @@ def item_rows(parsed: Parsed) -> Items:
     api_items = spotify_api.with_incomplete_snapshots(
         spotify_api.item_rows(api_playlists, good_rows(parsed.api_pages)), api_playlists
     )
-    all_items = mpd.item_rows(good_rows(parsed.mpd_playlists)).unionByName(api_items).persist()
-    # From the cached items, not from api_items: each plan that reads them then starts at the cache, instead of
-    # carrying (and optimising) the whole parse again.
+    all_items = kept(mpd.item_rows(good_rows(parsed.mpd_playlists)).unionByName(api_items))
+    # From the kept items, not from api_items: each plan that reads them then starts there, instead of carrying
+    # (and optimising) the whole parse again.
     incomplete = (
         bad_rows(all_items).filter((F.col("source") == "spotify") & F.col(REASON).startswith("incomplete"))
         .select(*PLAYLIST_RUN).distinct()
