@@ -52,7 +52,8 @@ EXTRACT = [
 
 DEV = [
     "pytest>=8.4.2,<9",
-    "pytest-randomly>=5.1.0,<6",  # installed; random order is off for now (-p no:randomly in pyproject.toml)
+    "pytest-randomly>=5.1.0,<6",  # a random test order every run (its seed is printed at the top)
+    "pytest-xdist>=3.8.0,<4",  # two test processes (one SparkSession each), a test module per process at a time
     "chispa>=0.12.0,<0.13",
     "moto[server]>=5.1.22,<6",
     "ruff>=0.14.14,<0.15",

@@ -88,7 +88,8 @@ def spark(musiclake_home: Path):
             # in the one JVM that runs the whole suite: nobody reads them here, so keep few.
             # Plan strings are capped too: a plan that reads the cached stage prints the stage's parse in each branch.
             extra_conf={"spark.sql.ui.retainedExecutions": "20", "spark.ui.retainedJobs": "100",
-                        "spark.ui.retainedStages": "100", "spark.sql.maxPlanStringLength": "200000"},
+                        "spark.ui.retainedStages": "100", "spark.sql.maxPlanStringLength": "200000",
+                        "spark.sql.ui.explainMode": "simple"},
         ),
         app_name="musiclake-tests",
     )
