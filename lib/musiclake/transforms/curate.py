@@ -86,7 +86,7 @@ class BatchCounts:
 class CuratedPlan:
     """What one job run will write. ``playlist_tracks`` carries ``_delete`` for rows a newer snapshot removes.
 
-    Nothing is computed until :meth:`count` (one query: parses the batch once, into the cached stage) and the
+    Nothing is computed until :meth:`count` (one query: reads the stage and items, parsed once and kept) and the
     job's checks (one query over the outputs, which caches them for the MERGEs).
     """
 
@@ -132,7 +132,7 @@ class CuratedPlan:
                 ("playlist_tracks", self.playlist_tracks), ("playlists", self.playlists)]
 
     def release(self) -> None:
-        """Drop the cached intermediates once the plan is saved."""
+        """Drop the kept and cached intermediates (the job calls it whether the plan was saved or not)."""
         for frame in (self.envelopes, self.items, self.playlists, self.playlist_tracks, self.tracks, self.artists,
                       self.albums, self.quarantine):
             release(frame)
