@@ -15,7 +15,9 @@ Environment (read here, at the edge, and nowhere in library code):
 ``MUSICLAKE_RUNTIME`` (glue|local|auto), ``MUSICLAKE_HOME`` (default ``./.musiclake``),
 ``MUSICLAKE_JARS_DIR`` (default ``~/.cache/musiclake/jars``), ``MUSICLAKE_SPARK_MASTER`` (default ``local[2]``),
 ``MUSICLAKE_SHUFFLE_PARTITIONS`` (default 8), ``MUSICLAKE_DRIVER_MEMORY`` (default 4g), ``AWS_ENDPOINT_URL_S3``,
-``JAVA_HOME`` (must be a Java 17; found automatically under /usr/lib/jvm when unset).
+``MUSICLAKE_BLAS`` (``auto``: Spark's linear algebra - ALS's normal equations and solves - uses the machine's native
+BLAS/LAPACK, ``libblas.so.3``/``liblapack.so.3``, when there is one, else Java; ``java``: always Java, as on a Glue
+worker without a native BLAS), ``JAVA_HOME`` (must be a Java 17; found automatically under /usr/lib/jvm when unset).
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ DELTA_JARS = (f"delta-spark_2.12-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VE
 S3_JARS = (f"hadoop-aws-{HADOOP_VERSION}.jar", f"aws-java-sdk-bundle-{AWS_SDK_VERSION}.jar")
 DEFAULT_HOME = ".musiclake"
 GLUE_FLAG = "--musiclake_runtime"
+BLAS_AUTO, BLAS_JAVA = "auto", "java"
+# netlib (dev.ludovic.netlib, Spark's BLAS/LAPACK front) loads the native library by this name; naming one that
+# cannot exist makes it fall back to its Java implementations
+JAVA_ONLY_BLAS = (
+    "-Ddev.ludovic.netlib.blas.nativeLib=musiclake-java-only-blas "
+    "-Ddev.ludovic.netlib.lapack.nativeLib=musiclake-java-only-lapack"
+)
 LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
@@ -70,7 +79,12 @@ class LocalConfig:
     shuffle_partitions: int = 8
     driver_memory: str = "4g"
     s3_endpoint: str | None = None
+    blas: str = BLAS_AUTO
     extra_conf: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.blas not in (BLAS_AUTO, BLAS_JAVA):
+            raise RuntimeSetupError(f"MUSICLAKE_BLAS must be {BLAS_AUTO} or {BLAS_JAVA}, not {self.blas!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LocalConfig:
@@ -82,7 +96,13 @@ class LocalConfig:
             shuffle_partitions=int(env.get("MUSICLAKE_SHUFFLE_PARTITIONS", "8")),
             driver_memory=env.get("MUSICLAKE_DRIVER_MEMORY", "4g"),
             s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or None,
+            blas=env.get("MUSICLAKE_BLAS", BLAS_AUTO).lower(),
         )
+
+    @property
+    def driver_java_options(self) -> str:
+        options = f"-Dderby.system.home={self.home} -Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}"
+        return f"{options} {JAVA_ONLY_BLAS}" if self.blas == BLAS_JAVA else options
 
     @property
     def warehouse_dir(self) -> Path:
@@ -172,10 +192,7 @@ def local_spark_session(config: LocalConfig | None = None, app_name: str = "musi
         .appName(app_name)
         .config("spark.jars", ",".join(str(j) for j in jars))
         .config("spark.driver.memory", config.driver_memory)
-        .config(
-            "spark.driver.extraJavaOptions",
-            f"-Dderby.system.home={config.home} -Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}",
-        )
+        .config("spark.driver.extraJavaOptions", config.driver_java_options)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.warehouse.dir", str(config.warehouse_dir))
@@ -202,6 +219,20 @@ def local_spark_session(config: LocalConfig | None = None, app_name: str = "musi
         configure_s3(spark, config.s3_endpoint)
     log.info("local Spark %s ready in %.1fs (home %s)", spark.version, time.monotonic() - started, config.home)
     return spark
+
+
+def linear_algebra(spark: SparkSession) -> dict[str, str]:
+    """Which BLAS and LAPACK Spark's ML code runs on in this JVM (the driver; local executors share it).
+
+    ``native`` is netlib's JNI bridge to the machine's ``libblas.so.3``/``liblapack.so.3`` (e.g. OpenBLAS);
+    ``java`` its pure-Java fallback, several times slower for ALS's per-rating ``dspr`` and packed Cholesky
+    solves (BENCHMARKS.md).
+    """
+    netlib = spark.sparkContext._jvm.dev.ludovic.netlib
+    blas = netlib.blas.BLAS.getInstance().getClass().getSimpleName()
+    lapack = netlib.lapack.LAPACK.getInstance().getClass().getSimpleName()
+    kind = "native" if blas.startswith("JNI") and lapack.startswith("JNI") else "java"
+    return {"kind": kind, "blas": blas, "lapack": lapack}
 
 
 def is_glue(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:

@@ -43,3 +43,29 @@ def test_implicit_reference_ranks_unseen_tracks_and_scores_ndcg():
     assert all(not (set(result["top"][p]) & seen[p]) for p in seen.index[:50])
     assert 0.0 <= als_compare.ndcg10(result["top"], holdout) <= 1.0
     assert np.isfinite(result["per_iter"])
+
+
+def test_als_iteration_flops_follow_the_exact_solve():
+    import als_iteration
+
+    flops = als_iteration.flops_per_iteration(nnz=3, users=1, items=2, rank=2)
+
+    # per rating, both halves: dspr k(k+1) + 4k; per row k^3/3 + 2k^2 + k(k+1); Gram 2 k(k+1) per row
+    assert flops["normal_equations"] == 2 * 3 * (6 + 8)
+    assert flops["gram"] == 2 * 3 * 6
+    assert abs(flops["solves"] - 3 * (8 / 3 + 8 + 6)) < 1e-9
+    assert flops["total"] == flops["normal_equations"] + flops["gram"] + flops["solves"]
+
+
+def test_als_iteration_ndcg_excludes_training_tracks():
+    import als_iteration
+
+    users = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    items = np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0]], dtype=np.float32)
+    train = np.array([[0, 0], [1, 2]])  # each playlist's best-scoring track is a training track
+
+    first = als_iteration.ndcg_sample(users, items, train, np.array([[0, 1]]), np.array([0]))
+    second = als_iteration.ndcg_sample(users, items, train, np.array([[0, 2]]), np.array([0]))
+
+    assert first == 1.0  # track 1 ranks first once track 0 is excluded
+    assert abs(second - 1 / np.log2(3)) < 1e-9  # track 2 ranks second

@@ -92,6 +92,8 @@ def test_job_tunes_evaluates_and_records_it_in_the_report_and_the_model_metadata
     assert metadata["params"] == metadata["tuning"]["best"]
     assert metadata["evaluation"]["als"]["ndcg_at_10"] > metadata["evaluation"]["popularity"]["ndcg_at_10"]
     assert ALSModel.load(f"{store.latest_model_path(parquet_run.lake)}/model").rank == 8
+    assert metadata["linear_algebra"]["kind"] in ("native", "java")  # which BLAS the fits ran on
+    assert metadata["linear_algebra"]["blas"] in ("JNIBLAS", "Java11BLAS")
 
 
 def test_job_writes_k_unseen_recommendations_per_playlist_to_the_custom_path(spark, parquet_run, raw_interactions):

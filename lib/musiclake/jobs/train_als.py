@@ -7,10 +7,12 @@ save the model folder and the ``evaluations``, ``recommendations`` and ``similar
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from musiclake import runtime
 from musiclake.lake import Lake
 from musiclake.options import JobOptions
 from musiclake.recommend import store, tuning
@@ -18,6 +20,8 @@ from musiclake.recommend.fit import AlsParams, ensure_checkpoint_dir
 from musiclake.recommend.newplaylists import NewPlaylistConfig, run_new_playlist_evaluation
 from musiclake.recommend.store import SavedRun
 from musiclake.recommend.training import TrainConfig, format_report, train_evaluate_recommend
+
+log = logging.getLogger("musiclake.jobs.train_als")
 
 DEFAULT = AlsParams()
 
@@ -80,13 +84,20 @@ def run(spark: SparkSession, opts: TrainAlsOptions) -> SavedRun:
     """Train, evaluate and publish one ALS model under ``opts.lake_path``; prints the report, returns what was saved."""
     lake = Lake(spark, opts.lake_path, opts.database)
     ensure_checkpoint_dir(spark, lake.path("_checkpoints", "als"))
+    linear_algebra = runtime.linear_algebra(spark)
+    if linear_algebra["kind"] == "native":
+        log.info("ALS runs on native BLAS/LAPACK (%s, %s)", linear_algebra["blas"], linear_algebra["lapack"])
+    else:
+        log.warning("ALS runs on Java BLAS/LAPACK (%s, %s): no native libblas.so.3/liblapack.so.3 on this "
+                    "machine, fits take about 1.7x longer (docs/recommender.md, 'Native BLAS')",
+                    linear_algebra["blas"], linear_algebra["lapack"])
     source = store.load_interactions(lake, opts.interactions_path)
     new_playlist_config = opts.new_playlist_config()  # checked before the long part
     result = train_evaluate_recommend(source.interactions, opts.train_config())
     new_playlists = run_new_playlist_evaluation(lake, source.interactions, result, opts.new_playlist_eval,
                                                 new_playlist_config, num_blocks=opts.num_blocks or None)
     saved = store.save_run(lake, result, source, recommendations_path=opts.recommendations_path,
-                           options=opts.as_dict())
+                           options=opts.as_dict(), linear_algebra=linear_algebra)
     print(format_report(result, saved.version), flush=True)
     new_playlists.save_and_print(lake, saved.version)
     return saved

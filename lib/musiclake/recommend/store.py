@@ -212,6 +212,7 @@ def save_run(
     recommendations_path: str | None = None,
     options: dict[str, Any] | None = None,
     version: str | None = None,
+    linear_algebra: dict[str, str] | None = None,
 ) -> SavedRun:
     """Save the model folder and the ``evaluations``, ``recommendations`` and ``similar_tracks`` tables.
 
@@ -223,6 +224,8 @@ def save_run(
         The job's options, recorded in the model's metadata.
     version
         The model version (default: :func:`new_model_version` of now).
+    linear_algebra
+        The BLAS/LAPACK the fit ran on (``musiclake.runtime.linear_algebra``), recorded in the metadata.
 
     Notes
     -----
@@ -267,6 +270,7 @@ def save_run(
         },
         "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
         "options": options or {},
+        "linear_algebra": linear_algebra or {},
     }
     storage.put_bytes(storage.join(folder, METADATA), json.dumps(metadata, indent=2).encode(), overwrite=True)
     storage.put_bytes(lake.path(*MODELS_DIR, LATEST), f"{version_folder(version)}\n".encode(), overwrite=True)
