@@ -71,6 +71,7 @@ bench: setup
 	$(BIN)/python bench/extract_bench.py
 	$(BIN)/python bench/etl_bench.py --sizes $(BENCH_SIZES)
 	$(BIN)/python bench/als_compare.py --sizes $(BENCH_SIZES)
+	$(BIN)/python bench/als_iteration.py --size 10000
 
 demo: setup
 	$(BIN)/python -m musiclake_sim.demo
