@@ -57,6 +57,9 @@ JAVA_ONLY_BLAS = (
     "-Ddev.ludovic.netlib.lapack.nativeLib=musiclake-java-only-lapack"
 )
 LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
+# Spark describes every query's physical plan for the SQL listener events (even with the UI off); the default
+# `formatted` description of a plan over cached or checkpointed frames is long and built on the driver per query
+SQL_EXPLAIN_MODE = ("spark.sql.ui.explainMode", "simple")
 
 
 class RuntimeSetupError(RuntimeError):
@@ -207,6 +210,7 @@ def local_spark_session(config: LocalConfig | None = None, app_name: str = "musi
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.adaptive.enabled", "true")
+        .config(*SQL_EXPLAIN_MODE)
         .enableHiveSupport()
     )
     for key, value in config.extra_conf.items():
@@ -274,6 +278,7 @@ def job_session(options: JobOptions, argv: Sequence[str] | None = None) -> Itera
 
         glue_context = GlueContext(SparkContext.getOrCreate())
         spark = glue_context.spark_session
+        spark.conf.set(*SQL_EXPLAIN_MODE)
         args = getResolvedOptions(argv, ["JOB_NAME"])
         if args.get("TempDir"):
             spark.sparkContext.setCheckpointDir(args["TempDir"].rstrip("/") + "/checkpoints")
