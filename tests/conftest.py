@@ -86,11 +86,10 @@ def spark(musiclake_home: Path):
             s3_endpoint=None,
             # The status stores keep every job, stage and SQL execution (plans included) up to these limits,
             # in the one JVM that runs the whole suite: nobody reads them here, so keep few.
-            # Plan strings are capped, and printed in the short form: a plan that reads the cached outputs prints the
-            # plans behind them (docs/etl.md, the plan of actions).
+            # Plan strings are capped (the session prints them in the short form, runtime.SQL_EXPLAIN_MODE): a plan
+            # that reads the cached outputs prints the plans behind them (docs/etl.md, the plan of actions).
             extra_conf={"spark.sql.ui.retainedExecutions": "20", "spark.ui.retainedJobs": "100",
-                        "spark.ui.retainedStages": "100", "spark.sql.maxPlanStringLength": "200000",
-                        "spark.sql.ui.explainMode": "simple"},
+                        "spark.ui.retainedStages": "100", "spark.sql.maxPlanStringLength": "200000"},
         ),
         app_name="musiclake-tests",
     )

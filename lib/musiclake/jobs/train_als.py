@@ -89,7 +89,7 @@ def run(spark: SparkSession, opts: TrainAlsOptions) -> SavedRun:
         log.info("ALS runs on native BLAS/LAPACK (%s, %s)", linear_algebra["blas"], linear_algebra["lapack"])
     else:
         log.warning("ALS runs on Java BLAS/LAPACK (%s, %s): no native libblas.so.3/liblapack.so.3 on this "
-                    "machine, fits take about 1.7x longer (docs/recommender.md, 'Native BLAS')",
+                    "machine, fits take longer (docs/recommender.md, 'ALS cost: native BLAS')",
                     linear_algebra["blas"], linear_algebra["lapack"])
     source = store.load_interactions(lake, opts.interactions_path)
     new_playlist_config = opts.new_playlist_config()  # checked before the long part
