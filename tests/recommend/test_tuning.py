@@ -93,7 +93,7 @@ def test_halving_search_never_touches_the_evaluation_holdout_and_picks_the_best_
 ):
     pairs = interactions.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT).cache()
     spy = _Spy(monkeypatch)
-    search = tuning.SearchConfig(trials=5, budget_s=3600, folds=2, parallelism=2,
+    search = tuning.SearchConfig(trials=5, budget_s=3600, folds=2, parallelism=2, engine=tuning.SPARK,
                                  space=tuning.SearchSpace(rank=(8, 16), weightings=("linear", "bm25")))
     config = training.TrainConfig(params=replace(small_params, max_iter=4), tune=True, search=search)
 
@@ -123,7 +123,7 @@ def test_halving_search_never_touches_the_evaluation_holdout_and_picks_the_best_
 
 def test_a_spent_budget_still_gives_a_best_from_the_first_fit(interactions, small_params):
     pairs = interactions.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT).cache()
-    search = tuning.SearchConfig(trials=6, budget_s=0.0, parallelism=2)
+    search = tuning.SearchConfig(trials=6, budget_s=0.0, parallelism=2, engine=tuning.SPARK)
 
     tuned = tuning.tune_als(pairs, replace(small_params, max_iter=4), search, validation_fraction=0.2, seed=1)
 
@@ -137,7 +137,7 @@ def test_the_old_grid_is_tried_once_per_point(interactions, small_params, monkey
     spy = _Spy(monkeypatch)
     grid = (replace(small_params, alpha=1.0, max_iter=3), replace(small_params, alpha=20.0, max_iter=3))
     config = training.TrainConfig(params=small_params, tune=True,
-                                  search=tuning.SearchConfig(strategy=tuning.GRID, grid=grid))
+                                  search=tuning.SearchConfig(strategy=tuning.GRID, grid=grid, engine=tuning.SPARK))
 
     params, tuned, _ = training.evaluate(pairs, config)
 

@@ -43,6 +43,7 @@ class TrainAlsOptions(JobOptions):
     tune_budget_s: float = tuning.DEFAULT_BUDGET_S
     tune_folds: int = tuning.DEFAULT_FOLDS
     tune_parallelism: int = tuning.DEFAULT_PARALLEL_TRIALS
+    tune_engine: str = tuning.AUTO  # where trials are fitted: auto | driver (numpy) | spark
     # any of these three asks for the old fixed grid instead of the search (the others from tuning.GRID_*)
     tune_ranks: list[int] = field(default_factory=list)
     tune_reg_params: list[float] = field(default_factory=list)
@@ -65,9 +66,9 @@ class TrainAlsOptions(JobOptions):
             grid = tuning.param_grid(self.als_params(), self.tune_ranks or tuning.GRID_RANKS,
                                      self.tune_reg_params or tuning.GRID_REG_PARAMS,
                                      self.tune_alphas or tuning.GRID_ALPHAS)
-            return tuning.SearchConfig(strategy=tuning.GRID, grid=tuple(grid))
+            return tuning.SearchConfig(strategy=tuning.GRID, grid=tuple(grid), engine=self.tune_engine)
         return tuning.SearchConfig(trials=self.tune_trials, budget_s=self.tune_budget_s, folds=self.tune_folds,
-                                   parallelism=self.tune_parallelism)
+                                   parallelism=self.tune_parallelism, engine=self.tune_engine)
 
     def als_params(self) -> AlsParams:
         return AlsParams(self.rank, self.reg_param, self.alpha, self.max_iter, self.seed, self.weighting)

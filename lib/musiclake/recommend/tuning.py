@@ -26,6 +26,15 @@ metrics (:func:`musiclake.recommend.metrics.playlist_metrics`): the validation p
 (``max_validation_playlists``) so their factors, tracks and lists are small by construction.
 
 ``strategy="grid"`` fits the given configurations once each (one rung, one fold): the old fixed grid.
+
+**Engine** (``engine``): where the trials are fitted. ``spark``: Spark MLlib's ALS, every trial a Spark fit.
+``driver``: the training interactions are collected once and every fold and trial is numpy on the driver
+(:mod:`musiclake.recommend.driver_als`: the same model, solved by conjugate gradient; the folds drawn by the same
+rule with numpy's seeded generator); small fits then cost their arithmetic instead of Spark's fixed cost per
+fit, and a configuration promoted to the next rung continues its fit instead of starting again (the same
+factors; kept while they take at most :data:`RESUME_MAX_BYTES`). ``auto`` (the default): ``driver`` up to
+:data:`~musiclake.recommend.driver_als.MAX_INTERACTIONS` training interactions, ``spark`` above. The chosen model
+is always fitted by Spark (:mod:`musiclake.recommend.training`).
 """
 
 from __future__ import annotations
@@ -47,8 +56,8 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from musiclake.recommend import fit, metrics, split, topk
-from musiclake.schemas import PLAYLIST_IDX, RANK, TRACK_IDX
+from musiclake.recommend import driver_als, fit, metrics, split, topk
+from musiclake.schemas import PLAYLIST_IDX, RANK, TRACK_IDX, WEIGHT
 
 log = logging.getLogger("musiclake.recommend.tuning")
 
@@ -56,12 +65,15 @@ DEFAULT_METRIC = "ndcg_at_10"
 TUNING_LIST_LENGTH = 100  # validation lists are 100 deep, not 500: cheaper, and NDCG@10 needs only 10
 LOWER_IS_BETTER = frozenset({"clicks"})
 HALVING, GRID = "halving", "grid"
+AUTO, DRIVER, SPARK = "auto", "driver", "spark"
+ENGINES = (AUTO, DRIVER, SPARK)
 DEFAULT_TRIALS = 30
 DEFAULT_BUDGET_S = 1800.0  # wall clock of the whole search; the demo catalog needs a few minutes
 DEFAULT_ETA = 3  # keep the best third at each rung
 MIN_ITERATIONS = 2  # the first rung's iterations: ALS is already ranked sensibly after two
 DEFAULT_FOLDS = 3  # validation splits the finalists are compared on (budget permitting)
 DEFAULT_PARALLEL_TRIALS = 3  # fits at once (bench: 6 small fits took 18.3 s one by one, 10.0 s three at a time)
+RESUME_MAX_BYTES = 1 << 30  # driver engine: factors kept so the next rung continues a fit (else it refits)
 FOLD_SEED_STEP = 104_729  # fold f validates on the split of seed + f * step (fold 0: the classic split)
 # the old fixed grid, reachable with --tune_ranks/--tune_reg_params/--tune_alphas
 GRID_RANKS = (32, 64)
@@ -100,7 +112,9 @@ class SearchConfig:
     folds
         Validation splits the finalists are compared on, budget permitting (1: a single split).
     parallelism
-        Fits running at once.
+        Fits running at once (Spark engine; the driver engine fits one at a time, its numpy uses the cores).
+    engine
+        ``auto``, ``driver`` or ``spark``: where the trials are fitted (module docstring).
     """
 
     strategy: str = HALVING
@@ -112,8 +126,11 @@ class SearchConfig:
     parallelism: int = DEFAULT_PARALLEL_TRIALS
     space: SearchSpace = field(default_factory=SearchSpace)
     grid: tuple[fit.AlsParams, ...] = ()
+    engine: str = AUTO
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown tuning engine {self.engine!r}; choose from {', '.join(ENGINES)}")
         if self.strategy not in (HALVING, GRID):
             raise ValueError(f"unknown tuning strategy {self.strategy!r}; choose {HALVING} or {GRID}")
         if self.strategy == GRID and not self.grid:
@@ -154,11 +171,13 @@ class TuningResult:
     folds: int = 1
     finalists: tuple[tuple[int, float], ...] = ()  # (trial, mean metric over the folds), best first
     space: SearchSpace | None = None
+    engine: str = SPARK
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
             "strategy": self.strategy,
+            "engine": self.engine,
             "validation_fraction": self.validation_fraction,
             "list_length": self.list_length,
             "budget_s": self.budget_s,
@@ -263,6 +282,46 @@ def _make_fold(
                  n_tracks=n_tracks, playlist_ids=playlist_ids)
 
 
+@dataclass
+class _DriverFold:
+    """One validation split of train on the driver (engine ``driver``): the fit part per weighting as a
+    :class:`~musiclake.recommend.driver_als.Ratings` (rows: ``playlist_ids``, columns: ``track_ids``, both
+    ascending) and the validation lists."""
+
+    number: int
+    fit_parts: dict[str, driver_als.Ratings]
+    playlist_ids: np.ndarray
+    track_ids: np.ndarray
+    relevant: dict[int, set[int]]
+    seen: pd.DataFrame  # playlist_idx, seen: the validation playlists' fit tracks
+
+    def unpersist(self) -> None:
+        """Nothing is cached in Spark."""
+
+
+def _make_driver_fold(pairs: pd.DataFrame, number: int, fraction: float, seed: int, share: float,
+                      weightings: set[str]) -> _DriverFold:
+    playlists, tracks = pairs[PLAYLIST_IDX].to_numpy(np.int64), pairs[TRACK_IDX].to_numpy(np.int64)
+    weights = pairs[WEIGHT].to_numpy(np.float64)
+    held = driver_als.holdout_mask(playlists, fraction, seed + split.VALIDATION_SEED_OFFSET + number * FOLD_SEED_STEP,
+                                   playlist_share=share)
+    kept = ~held
+    playlist_ids, rows = np.unique(playlists[kept], return_inverse=True)
+    track_ids, columns = np.unique(tracks[kept], return_inverse=True)
+    fit_parts = {
+        w: driver_als.Ratings.from_pairs(rows, columns, driver_als.confidence_weights(rows, columns, weights[kept], w),
+                                         len(playlist_ids), len(track_ids))
+        for w in sorted(weightings)
+    }
+    relevant: dict[int, set[int]] = {}
+    for playlist, track in zip(playlists[held].tolist(), tracks[held].tolist(), strict=True):
+        relevant.setdefault(playlist, set()).add(track)
+    validated = np.isin(playlists[kept], np.fromiter(relevant, dtype=np.int64, count=len(relevant)))
+    seen = (pd.DataFrame({PLAYLIST_IDX: playlists[kept][validated], TRACK_IDX: tracks[kept][validated]})
+            .groupby(PLAYLIST_IDX)[TRACK_IDX].agg(list).rename(topk.SEEN).reset_index())
+    return _DriverFold(number, fit_parts, playlist_ids, track_ids.astype(np.int32), relevant, seen)
+
+
 def score_on_driver(model: ALSModel, fold: _Fold, k: int, list_length: int) -> dict[str, float]:
     """Validation metrics of ``model``: top lists with numpy on the driver, metrics per playlist, averaged.
 
@@ -274,16 +333,40 @@ def score_on_driver(model: ALSModel, fold: _Fold, k: int, list_length: int) -> d
     items = model.itemFactors.toPandas()
     wanted = F.broadcast(fold.playlist_ids.select(F.col(PLAYLIST_IDX).alias("id")))  # <= ~10k ids: no shuffle
     users = model.userFactors.join(wanted, on="id", how="left_semi").toPandas()
-    lists: dict[int, list[int]] = {}
-    if len(items) and len(users):
-        order = np.argsort(items["id"].to_numpy())
-        item_ids = items["id"].to_numpy()[order].astype(np.int32)
-        factors = np.stack(items["features"].to_numpy())[order].astype(np.float32)
-        batch = users.rename(columns={"id": PLAYLIST_IDX}).merge(fold.seen, on=PLAYLIST_IDX, how="left")
-        ranked = topk.top_k_scores(batch, item_ids, factors, list_length).sort_values([PLAYLIST_IDX, RANK])
-        lists = {int(p): group[TRACK_IDX].tolist() for p, group in ranked.groupby(PLAYLIST_IDX, sort=False)}
-    per_playlist = [metrics.playlist_metrics(lists.get(p, []), relevant, k, list_length)
-                    for p, relevant in fold.relevant.items()]
+    if not len(items) or not len(users):
+        return score_lists({}, fold.relevant, k, list_length)
+    order = np.argsort(items["id"].to_numpy())
+    item_ids = items["id"].to_numpy()[order].astype(np.int32)
+    factors = np.stack(items["features"].to_numpy())[order].astype(np.float32)
+    return score_factors(users.rename(columns={"id": PLAYLIST_IDX}), item_ids, factors, fold, k, list_length)
+
+
+def score_driver_factors(factors: driver_als.Factors, fold: _DriverFold, k: int, list_length: int) -> dict[str, float]:
+    """:func:`score_on_driver` for factors fitted on the driver."""
+    wanted = np.fromiter(fold.relevant, dtype=np.int64, count=len(fold.relevant))
+    rows = np.searchsorted(fold.playlist_ids, wanted)  # every validation playlist keeps a fit track
+    users = pd.DataFrame({PLAYLIST_IDX: wanted.astype(np.int32), "features": list(factors.users[rows])})
+    return score_factors(users, fold.track_ids, factors.items, fold, k, list_length)
+
+
+def score_factors(users: pd.DataFrame, item_ids: np.ndarray, item_factors: np.ndarray, fold: _Fold | _DriverFold,
+                  k: int, list_length: int) -> dict[str, float]:
+    """Top ``list_length`` unseen tracks of the validation playlists (``users``: ``playlist_idx, features``) by
+    :func:`musiclake.recommend.topk.top_k_scores`, scored against ``fold.relevant``."""
+    batch = users.merge(fold.seen, on=PLAYLIST_IDX, how="left")
+    ranked = topk.top_k_scores(batch, item_ids, item_factors, list_length).sort_values([PLAYLIST_IDX, RANK])
+    playlists, tracks = ranked[PLAYLIST_IDX].to_numpy(), ranked[TRACK_IDX].to_numpy()
+    bounds = np.flatnonzero(np.diff(playlists)) + 1
+    lists = {int(p[0]): t.tolist() for p, t in zip(np.split(playlists, bounds), np.split(tracks, bounds), strict=True)
+             if len(p)}
+    return score_lists(lists, fold.relevant, k, list_length)
+
+
+def score_lists(lists: dict[int, list[int]], relevant: dict[int, set[int]], k: int,
+                list_length: int) -> dict[str, float]:
+    """The reference metrics of each validation playlist's list, averaged (a missing list scores as empty)."""
+    per_playlist = [metrics.playlist_metrics(lists.get(p, []), tracks, k, list_length)
+                    for p, tracks in relevant.items()]
     names = metrics.metric_names(k, list_length)
     n = len(per_playlist)
     return {"n_playlists": n, **{name: (sum(v[name] for v in per_playlist) / n if n else 0.0) for name in names}}
@@ -294,20 +377,28 @@ class _Search:
 
     def __init__(self, train: DataFrame, config: SearchConfig, *, validation_fraction: float, seed: int, k: int,
                  metric: str, list_length: int, share: float, num_blocks: int | None,
-                 max_broadcast_factors: int | None, weightings: set[str]) -> None:
+                 max_broadcast_factors: int | None, weightings: set[str], pairs: pd.DataFrame | None) -> None:
         self.train, self.config, self.seed, self.k, self.metric = train, config, seed, k, metric
         self.fraction, self.list_length, self.share, self.weightings = validation_fraction, list_length, share, \
             weightings
+        self.pairs = pairs  # the training interactions on the driver: engine "driver"
+        self.engine = DRIVER if pairs is not None else SPARK
+        self.parallelism = 1 if pairs is not None else config.parallelism
         self.started = time.monotonic()
-        self.folds: dict[int, _Fold] = {}
+        self.folds: dict[int, _Fold | _DriverFold] = {}
         self.trials: list[Trial] = []
         self.launched = 0
+        self.fitted: dict[tuple[int, int], tuple[int, driver_als.Factors]] = {}  # (trial, fold): to resume
         self.blocks = num_blocks
         self.broadcast_limit = max_broadcast_factors or topk.default_broadcast_limit(train.sparkSession)
         self._lock = threading.Lock()
 
-    def fold(self, number: int) -> _Fold:
+    def fold(self, number: int) -> _Fold | _DriverFold:
         if number not in self.folds:
+            if self.pairs is not None:
+                self.folds[number] = _make_driver_fold(self.pairs, number, self.fraction, self.seed, self.share,
+                                                       self.weightings)
+                return self.folds[number]
             self.folds[number] = _make_fold(self.train, number, self.fraction, self.seed, self.share,
                                             self.weightings)
             if self.blocks is None:
@@ -325,14 +416,16 @@ class _Search:
     def run_trial(self, trial_id: int, params: fit.AlsParams, rung: int, fold_no: int) -> Trial:
         fold = self.folds[fold_no]
         started = time.monotonic()
-        model = fit.fit_als(fold.fit_parts[params.weighting], params, num_blocks=self.blocks, weights_applied=True)
-        if fold.n_tracks * params.rank <= self.broadcast_limit:
-            scores = score_on_driver(model, fold, self.k, self.list_length)
-        else:  # a catalog too large for the driver: score in Spark
-            seen = topk.seen_lists(fold.fit_parts[params.weighting])
-            lists = topk.recommend_top_k(model, seen, self.list_length, playlists=fold.validation,
-                                         max_broadcast_factors=self.broadcast_limit)
-            scores = metrics.ranking_metrics(lists, fold.validation, self.k, self.list_length)
+        if isinstance(fold, _DriverFold):  # the next rung continues the previous one's fit
+            factors = driver_als.fit(fold.fit_parts[params.weighting], params,
+                                     resume=self.fitted.get((trial_id, fold_no)))
+            with self._lock:  # kept for the next rung while they fit in RESUME_MAX_BYTES
+                held = sum(f.users.nbytes + f.items.nbytes for _, f in self.fitted.values())
+                if held + factors.users.nbytes + factors.items.nbytes <= RESUME_MAX_BYTES:
+                    self.fitted[(trial_id, fold_no)] = (params.max_iter, factors)
+            scores = score_driver_factors(factors, fold, self.k, self.list_length)
+        else:
+            scores = self._spark_trial(fold, params)
         trial = Trial(params, scores, time.monotonic() - started, trial_id, rung, fold_no)
         log.info("tuning trial %d rung %d fold %d %s: %s=%.4f (%.1fs)", trial_id, rung, fold_no, params.to_json(),
                  self.metric, scores[self.metric], trial.seconds)
@@ -340,14 +433,24 @@ class _Search:
             self.trials.append(trial)
         return trial
 
+    def _spark_trial(self, fold: _Fold, params: fit.AlsParams) -> dict[str, float]:
+        model = fit.fit_als(fold.fit_parts[params.weighting], params, num_blocks=self.blocks, weights_applied=True)
+        if fold.n_tracks * params.rank <= self.broadcast_limit:
+            return score_on_driver(model, fold, self.k, self.list_length)
+        # a catalog too large for the driver: score in Spark
+        seen = topk.seen_lists(fold.fit_parts[params.weighting])
+        lists = topk.recommend_top_k(model, seen, self.list_length, playlists=fold.validation,
+                                     max_broadcast_factors=self.broadcast_limit)
+        return metrics.ranking_metrics(lists, fold.validation, self.k, self.list_length)
+
     def run_batch(self, jobs: Sequence[tuple[int, fit.AlsParams, int]], fold_no: int,
                   may_start: Callable[[], bool]) -> list[Trial]:
         """Run ``jobs`` (trial, params, rung) up to ``parallelism`` at a time while ``may_start()``; by trial."""
         pending, done = list(jobs), []
         running: set[Future] = set()
-        with ThreadPoolExecutor(max_workers=self.config.parallelism) as pool:
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             while pending or running:
-                while pending and len(running) < self.config.parallelism and may_start():
+                while pending and len(running) < self.parallelism and may_start():
                     trial_id, params, rung = pending.pop(0)
                     self.launched += 1
                     running.add(pool.submit(self.run_trial, trial_id, params, rung, fold_no))
@@ -402,11 +505,16 @@ def tune_als(
     is_grid = search.strategy == GRID
     configs = list(search.grid) if is_grid else sample_configs(base, search.trials, seed, search.space)
     rungs = (base.max_iter,) if is_grid else halving_rungs(base.max_iter, search.eta, search.min_iterations)
-    n_playlists = train.select(PLAYLIST_IDX).distinct().count()
+    pairs = _pairs_on_driver(train, search.engine)
+    if pairs is not None:
+        n_playlists = int(pairs[PLAYLIST_IDX].nunique())
+    else:
+        n_playlists = train.select(PLAYLIST_IDX).distinct().count()
     share = min(1.0, max_validation_playlists / max(n_playlists, 1))
     state = _Search(train, search, validation_fraction=validation_fraction, seed=seed, k=k, metric=metric,
                     list_length=list_length, share=share, num_blocks=num_blocks,
-                    max_broadcast_factors=max_broadcast_factors, weightings={c.weighting for c in configs})
+                    max_broadcast_factors=max_broadcast_factors, weightings={c.weighting for c in configs},
+                    pairs=pairs)
     state.fold(0)
 
     def may_start() -> bool:  # the first fit always starts: there must be a best
@@ -435,6 +543,7 @@ def tune_als(
                 log.info("tuning trial %d stops at rung %d: %s did not improve", t.trial, rung, metric)
         keep = max(1, math.ceil(len(done) / search.eta))
         alive = [t.trial for t in sorted(improved, key=lambda t: (-state.goodness(t), t.params.rank, t.trial))][:keep]
+        state.fitted = {key: value for key, value in state.fitted.items() if key[0] in alive}  # the rest stop
         if not alive or state.spent():
             break
 
@@ -445,7 +554,7 @@ def tune_als(
     folds_used = 1
     for fold_no in range(1, 1 if is_grid or len(finalists) < 2 else search.folds):
         # a whole round or none: every finalist is compared on the same folds
-        expected = sum(best_of[i].seconds for i in finalists) / min(search.parallelism, len(finalists))
+        expected = sum(best_of[i].seconds for i in finalists) / min(state.parallelism, len(finalists))
         if time.monotonic() - state.started + expected > search.budget_s:
             log.info("tuning: budget left for %d validation folds of the finalists", folds_used)
             break
@@ -463,13 +572,32 @@ def tune_als(
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     for fold in state.folds.values():
         fold.unpersist()
+    state.fitted.clear()
     trials = tuple(sorted(state.trials, key=lambda t: (t.fold, t.rung, t.trial)))
     log.info("tuning: %d fits in %.1fs; best %s", len(trials), time.monotonic() - state.started, winner.to_json())
     return TuningResult(
         winner, metric, trials, validation_fraction, list_length, search.strategy,
         None if is_grid else search.budget_s, time.monotonic() - state.started, rungs, folds_used,
-        tuple((i, sign * means[i]) for i in order), None if is_grid else search.space,
+        tuple((i, sign * means[i]) for i in order), None if is_grid else search.space, state.engine,
     )
+
+
+def _pairs_on_driver(train: DataFrame, engine: str) -> pd.DataFrame | None:
+    """The training interactions as a pandas frame when the trials are fitted on the driver, else None.
+
+    ``auto`` counts them first: up to :data:`driver_als.MAX_INTERACTIONS` rows are small by construction.
+    """
+    if engine == SPARK:
+        return None
+    if engine == AUTO:
+        n = train.count()
+        if n > driver_als.MAX_INTERACTIONS:
+            log.info("tuning in Spark: %d training interactions, more than the driver engine's %d", n,
+                     driver_als.MAX_INTERACTIONS)
+            return None
+    pairs = train.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT).toPandas()
+    log.info("tuning on the driver (numpy): %d training interactions collected", len(pairs))
+    return pairs
 
 
 def format_search(result: TuningResult) -> list[str]:
@@ -477,11 +605,12 @@ def format_search(result: TuningResult) -> list[str]:
     metric = result.metric
     winner = result.finalists[0][0] if result.finalists else None
     fits = len(result.trials)
+    where = "fitted on the driver (numpy)" if result.engine == DRIVER else "fitted by Spark"
     if result.strategy == GRID:
-        head = f"  tuning (grid of {fits}, {metric} on a validation split of train, {result.seconds:.0f}s):"
+        head = f"  tuning (grid of {fits} {where}, {metric} on a validation split of train, {result.seconds:.0f}s):"
     else:
         configs = len({t.trial for t in result.trials})
-        head = (f"  tuning (successive halving of {configs} sampled configurations, rungs "
+        head = (f"  tuning (successive halving of {configs} sampled configurations {where}, rungs "
                 f"{'/'.join(map(str, result.rungs))} iterations, budget {result.budget_s:g}s: {fits} fits in "
                 f"{result.seconds:.0f}s; {metric} on validation splits of train):")
     lines = [head, f"     {'trial':>5} {'rung':>4} {'fold':>4} {'weighting':<9} {'rank':>4} {'reg_param':>9} "
