@@ -1,6 +1,7 @@
 """runtime.kept / runtime.release: a frame computed once, read by later queries from what was kept, with a plan of
 one leaf, and dropped on release."""
 
+import numpy as np
 from pyspark.sql import functions as F
 
 from musiclake import runtime
@@ -38,3 +39,18 @@ def test_release_of_a_cached_frame_drops_its_cache(spark):
     assert cached.is_cached
     runtime.release(cached)
     assert not cached.is_cached
+
+
+
+def test_to_pandas_with_arrow_gives_the_rows_and_restores_the_sessions_setting(spark):
+    frame = spark.createDataFrame([(1, [2, 3], 1.0), (2, [4], None)], "p int, tracks array<int>, w double")
+    spark.conf.set(runtime.ARROW_TO_PANDAS, "false")
+
+    collected = runtime.to_pandas_with_arrow(frame).sort_values("p")
+    plain = frame.toPandas().sort_values("p")
+
+    assert spark.conf.get(runtime.ARROW_TO_PANDAS) == "false"  # the session's setting is back
+    assert isinstance(plain["tracks"].iloc[0], list)  # row by row: Python lists ...
+    assert isinstance(collected["tracks"].iloc[0], np.ndarray)  # ... through Arrow: numpy arrays
+    assert [list(t) for t in collected["tracks"]] == plain["tracks"].tolist() == [[2, 3], [4]]
+    assert collected["p"].tolist() == [1, 2] and collected["w"].isna().tolist() == [False, True]

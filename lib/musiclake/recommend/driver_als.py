@@ -32,7 +32,10 @@ import pandas as pd
 from musiclake.recommend.fit import AlsParams
 from musiclake.serve.confidence import BM25, BM25_B, BM25_K1, LINEAR, LOG, LOG_EPSILON, MIN_BM25_WEIGHT, WEIGHTINGS
 
-MAX_INTERACTIONS = 10_000_000  # the tuner's engine "auto" fits trials here up to this many training interactions
+# the tuner's engine "auto" fits trials here up to this many training interactions: below, Spark's fixed cost per fit
+# dominates a trial; above, a numpy iteration costs as much as Spark's on 2 local cores (~18 s at 5.8M, rank 64) and
+# far more than on a Glue cluster's executors
+MAX_INTERACTIONS = 1_000_000
 DEFAULT_CG_STEPS = 3
 BLOCK_ELEMENTS = 1 << 24  # factor floats gathered at once (128 MB as float64)
 

@@ -56,6 +56,7 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from musiclake import runtime
 from musiclake.recommend import driver_als, fit, metrics, split, topk
 from musiclake.schemas import PLAYLIST_IDX, RANK, TRACK_IDX, WEIGHT
 
@@ -595,7 +596,7 @@ def _pairs_on_driver(train: DataFrame, engine: str) -> pd.DataFrame | None:
             log.info("tuning in Spark: %d training interactions, more than the driver engine's %d", n,
                      driver_als.MAX_INTERACTIONS)
             return None
-    pairs = train.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT).toPandas()
+    pairs = runtime.to_pandas_with_arrow(train.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT))
     log.info("tuning on the driver (numpy): %d training interactions collected", len(pairs))
     return pairs
 
