@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
@@ -35,6 +35,7 @@ WRITE_METRICS = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRows
 # A MERGE batch with at most this many distinct first-key values names them in its condition, so Delta skips the
 # files whose min/max statistics exclude them; above it the list costs more (driver, Delta log) than it saves.
 MERGE_KEY_LITERALS_MAX = 1000
+CREATE_OPERATION = "CREATE TABLE"  # the commit (version 0, no data files) of DeltaTable.createIfNotExists
 # What the quarantine keeps of a line over the record-size limit (the landing file keeps it whole).
 OVERSIZE_PREFIX_CHARS = 4096
 
@@ -60,6 +61,7 @@ class Lake:
     spark: SparkSession
     root: str
     database: str
+    _databases_made: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def path(self, *parts: str) -> str:
         """A path under the lake root (e.g. ``lake.path("models", "als")``)."""
@@ -172,7 +174,9 @@ class Lake:
     # --- writing ----------------------------------------------------------------------------------------------
     def ensure(self, spec: TableSpec) -> DeltaTable:
         """Create the Delta table (registered as ``database.name`` with comments) unless it already exists."""
-        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {checked_identifier(self.database)}")
+        if self.database not in self._databases_made:  # once per job: a catalog round trip each time otherwise
+            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {checked_identifier(self.database)}")
+            self._databases_made.add(self.database)
         builder = (
             DeltaTable.createIfNotExists(self.spark)
             .tableName(spec.qualified(self.database))
@@ -218,7 +222,9 @@ class Lake:
         joins: the partitions the batch touches (``t.source IN ('spotify')``, for tables whose partition follows
         the key) and, for a batch of at most :data:`MERGE_KEY_LITERALS_MAX` distinct first-key values, those
         values (files skipped on their min/max statistics). An empty batch merges nothing (the table is only
-        made sure to exist), and one into a table with no data files yet is an append (nothing to match). A full
+        made sure to exist), and one into a table as :meth:`ensure` created it (version 0) is an append (nothing
+        to match). Besides the MERGE, two reads of the latest commit (before: its version; after: the MERGE's
+        metrics, if it committed). A full
         sync (``delete_missing``) gets neither: it must see the whole table, since a
         stored row left out of the scan would be neither matched nor deleted.
         """
@@ -227,8 +233,12 @@ class Lake:
         # that funnels every row through one task. Delta's optimized write (a table property, see ensure)
         # already bins the output into few, large files per partition.
         source = conform(updates, spec.schema, keep=(delete_flag,) if delete_flag else ())
-        if table.detail().select("numFiles").first()[0] == 0:  # a first load: nothing to match, so append
-            return self._first_load(spec, source, delete_flag)
+        # One read of the latest commit (not DESCRIBE DETAIL, which builds the snapshot's file list): the version a
+        # commit of ours must follow, and whether the table is as ensure() created it (version 0, no data files)
+        latest = table.history(1).select("version", "operation").first()
+        before = int(latest["version"])
+        if before == 0 and latest["operation"] == CREATE_OPERATION:  # a first load: nothing to match, so append
+            return self._first_load(spec, source, delete_flag, before)
         on = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys))
         if not delete_missing:
             touched = batch_predicates(spec, source)
@@ -249,7 +259,6 @@ class Lake:
         )
         if delete_missing:
             merge = merge.whenNotMatchedBySourceDelete()
-        before = self.version(spec)
         merge.execute()
         # A MERGE that changes nothing commits nothing: then the latest commit is an older one, not ours.
         latest = table.history(1).select("version", "operationMetrics").first()
@@ -258,14 +267,13 @@ class Lake:
                  {k: v for k, v in metrics.items() if k.startswith("numTargetRows")} or "no change")
         return sum(metrics.get(k, 0) for k in WRITE_METRICS)
 
-    def _first_load(self, spec: TableSpec, source: DataFrame, delete_flag: str | None) -> int:
+    def _first_load(self, spec: TableSpec, source: DataFrame, delete_flag: str | None, before: int) -> int:
         """What a MERGE into a table without data files amounts to, as one append: the rows not flagged for
         deletion (a MERGE would also join them with the empty table first). Returns the rows written."""
         rows = source.filter(~F.col(delete_flag)).drop(delete_flag) if delete_flag else source
         if rows.isEmpty():  # an empty append would still commit a version
             log.info("merged into %s: empty batch, nothing to merge", spec.name)
             return 0
-        before = self.version(spec)
         rows.write.format("delta").mode("append").save(self.location(spec))
         latest = DeltaTable.forPath(self.spark, self.location(spec)).history(1).select(
             "version", "operationMetrics").first()

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from glue_jobs.v1 import raw_to_curated
-from musiclake import bookkeeping, landing, schemas, storage
+from musiclake import bookkeeping, landing, runtime, schemas, storage
 from musiclake import lake as lake_module
 from musiclake.lake import Lake, conform
 from musiclake.schemas import TableSpec
@@ -245,3 +246,40 @@ def test_a_record_quarantined_again_on_a_later_day_is_kept_once(spark, tmp_path)
     tables.merge(spec, _frame(spark, spec, {**bad, "quarantined_date": "2026-11-27", "job_run_id": "j2"}))
     assert [(r["quarantine_id"], r["quarantined_date"]) for r in tables.load(spec).collect()] == [
         ("q1", "2026-11-27")]
+
+
+# --- fixed cost per MERGE ----------------------------------------------------------------------------------------
+def _plans_during(spark, job: str, stage: str, action: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """What ``action`` returned and the physical plans of every query it ran (its own and Delta's on its behalf,
+    which Delta names ``Delta: <description>: ...``), from Spark's SQL status store."""
+    with runtime.phase(spark, job, stage):
+        result = action()
+    store = spark._jsparkSession.sharedState().statusStore()
+    executions = store.executionsList(max(0, store.executionsCount() - 200), 200)
+    description = f"{job}: {stage}"
+    plans = [e.physicalPlanDescription() for e in (executions.apply(i) for i in range(executions.size()))
+             if description in e.description()]
+    return result, plans
+
+
+def test_a_merge_reads_no_table_detail_and_makes_the_database_once(spark, tmp_path):
+    """Around the MERGE only the latest commit is read (no ``DESCRIBE DETAIL``, which computes the snapshot), the
+    first load into a new table is an append, and ``CREATE DATABASE`` runs once per job's ``Lake``."""
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
+    job = f"fixed_{uuid.uuid4().hex[:6]}"
+    stored = [{"track_id": f"a{i:03d}", "track_name": f"track {i}", "source": "spotify"} for i in range(5)]
+    batch = [{"track_id": "a001", "track_name": "renamed", "source": "spotify"},
+             {"track_id": "b001", "track_name": "new", "source": "spotify"}]
+
+    loaded, first = _plans_during(spark, job, "first", lambda: tables.merge(spec, _frame(spark, spec, *stored)))
+    merged, second = _plans_during(spark, job, "second", lambda: tables.merge(spec, _frame(spark, spec, *batch)))
+    _, probe = _plans_during(spark, job, "probe", lambda: DeltaTable.forPath(spark, tables.location(spec)).detail()
+                             .first())
+
+    assert (loaded, merged) == (5, 2)
+    assert any("DescribeDeltaDetail" in p for p in probe)  # the probe sees a detail read when there is one
+    assert not any("DescribeDeltaDetail" in p for p in first + second)
+    assert sum("CreateNamespace" in p for p in first) == 1 and not any("CreateNamespace" in p for p in second)
+    assert any("MergeIntoCommand" in p for p in second) and not any("MergeIntoCommand" in p for p in first)
+    assert sum("operationParameters" in p for p in second) == 2  # the latest commit: before and after the MERGE
+    assert {r["track_id"]: r["track_name"] for r in tables.load(spec).collect()}["a001"] == "renamed"
