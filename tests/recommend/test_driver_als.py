@@ -166,3 +166,13 @@ def test_auto_fits_on_the_driver_up_to_its_limit_and_in_spark_above(interactions
     assert len(tuning._pairs_on_driver(pairs, tuning.DRIVER)) == n  # asked for: the limit is auto's
     with pytest.raises(ValueError, match="engine"):
         tuning.SearchConfig(engine="gpu")
+
+
+def test_a_fold_where_no_playlist_can_hold_tracks_out_scores_nothing(small_params):
+    pairs = pd.DataFrame({PLAYLIST_IDX: [1, 2, 3], TRACK_IDX: [5, 6, 5], WEIGHT: [1.0, 2.0, 1.0]})  # one track each
+
+    fold = tuning._make_driver_fold(pairs, 0, 0.2, 1, 1.0, {fit.LINEAR})
+    scores = tuning.score_driver_factors(driver_als.fit(fold.fit_parts[fit.LINEAR], small_params), fold, 10, 100)
+
+    assert fold.relevant == {} and fold.fit_parts[fit.LINEAR].n_rows == 3
+    assert scores["n_playlists"] == 0 and scores["ndcg_at_10"] == 0.0

@@ -344,6 +344,8 @@ def score_on_driver(model: ALSModel, fold: _Fold, k: int, list_length: int) -> d
 
 def score_driver_factors(factors: driver_als.Factors, fold: _DriverFold, k: int, list_length: int) -> dict[str, float]:
     """:func:`score_on_driver` for factors fitted on the driver."""
+    if not fold.relevant:  # no playlist long enough to hold tracks out
+        return score_lists({}, fold.relevant, k, list_length)
     wanted = np.fromiter(fold.relevant, dtype=np.int64, count=len(fold.relevant))
     rows = np.searchsorted(fold.playlist_ids, wanted)  # every validation playlist keeps a fit track
     users = pd.DataFrame({PLAYLIST_IDX: wanted.astype(np.int32), "features": list(factors.users[rows])})
