@@ -25,6 +25,7 @@ gathered factors of at most :data:`BLOCK_ELEMENTS` / rank interactions; all nump
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,9 @@ class Ratings:
         return cls(indptr, np.asarray(columns)[order].astype(np.int64), np.asarray(values, dtype=np.float64)[order],
                    n_columns)
 
+    @cached_property
     def transposed(self) -> Ratings:
+        """Columns as rows: built once per ratings (a fold's fit part), however many fits read it."""
         rows = np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
         return Ratings.from_pairs(self.columns, rows, self.values, self.n_columns, self.n_rows)
 
@@ -216,7 +219,7 @@ def fit(ratings: Ratings, params: AlsParams, *, cg_steps: int = DEFAULT_CG_STEPS
         done = 0
         users = initial_factors(ratings.n_rows, params.rank, rng).astype(np.float32)
         items = initial_factors(ratings.n_columns, params.rank, rng).astype(np.float32)
-    by_item = ratings.transposed()
+    by_item = ratings.transposed
     for _ in range(params.max_iter - done):
         items = solve_rows(by_item, users, items, params.reg_param, params.alpha, cg_steps)
         users = solve_rows(ratings, items, users, params.reg_param, params.alpha, cg_steps)
