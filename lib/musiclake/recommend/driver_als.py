@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from musiclake.recommend.fit import AlsParams
-from musiclake.serve.confidence import BM25, BM25_B, BM25_K1, LINEAR, LOG, LOG_EPSILON, MIN_BM25_WEIGHT, WEIGHTINGS
+from musiclake.serve.confidence import BM25, BM25_B, BM25_K1, MIN_BM25_WEIGHT, seed_weights
 
 # the tuner's engine "auto" fits trials here up to this many training interactions: below, Spark's fixed cost per fit
 # dominates a trial; above, a numpy iteration costs as much as Spark's on 2 local cores (~18 s at 5.8M, rank 64) and
@@ -93,13 +93,9 @@ def confidence_weights(playlists: np.ndarray, tracks: np.ndarray, weights: np.nd
     weights
         Times the track is in the playlist.
     """
+    if weighting != BM25:  # per pair, as for a new playlist's seeds (unknown weightings refused there)
+        return seed_weights(weights, weighting)
     w = np.asarray(weights, dtype=np.float64)
-    if weighting == LINEAR:
-        return w
-    if weighting == LOG:
-        return np.log1p(w / LOG_EPSILON)
-    if weighting != BM25:
-        raise ValueError(f"unknown confidence weighting {weighting!r}; choose from {WEIGHTINGS}")
     track_playlists = np.bincount(tracks)  # one pair per (playlist, track): the distinct playlists per track
     playlist_lengths = np.bincount(playlists, weights=w)
     holding = playlist_lengths[np.bincount(playlists) > 0]
