@@ -17,7 +17,9 @@ Environment (read here, at the edge, and nowhere in library code):
 ``MUSICLAKE_SHUFFLE_PARTITIONS`` (default 8), ``MUSICLAKE_DRIVER_MEMORY`` (default 4g), ``AWS_ENDPOINT_URL_S3``,
 ``MUSICLAKE_BLAS`` (``auto``: Spark's linear algebra - ALS's normal equations and solves - uses the machine's native
 BLAS/LAPACK, ``libblas.so.3``/``liblapack.so.3``, when there is one, else Java; ``java``: always Java, as on a Glue
-worker without a native BLAS), ``JAVA_HOME`` (must be a Java 17; found automatically under /usr/lib/jvm when unset).
+worker without a native BLAS), ``MUSICLAKE_SPARK_CONF`` (extra Spark settings, space-separated ``key=value``),
+``MUSICLAKE_JAVA_OPTIONS`` (extra driver JVM options, added to the runtime's own), ``JAVA_HOME`` (must be a Java 17;
+found automatically under /usr/lib/jvm when unset).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class LocalConfig:
     s3_endpoint: str | None = None
     blas: str = BLAS_AUTO
     extra_conf: Mapping[str, str] = field(default_factory=dict)
+    java_options: str = ""
 
     def __post_init__(self) -> None:
         if self.blas not in (BLAS_AUTO, BLAS_JAVA):
@@ -101,11 +104,14 @@ class LocalConfig:
             driver_memory=env.get("MUSICLAKE_DRIVER_MEMORY", "4g"),
             s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or None,
             blas=env.get("MUSICLAKE_BLAS", BLAS_AUTO).lower(),
+            extra_conf=parse_conf(env.get("MUSICLAKE_SPARK_CONF", "")),
+            java_options=env.get("MUSICLAKE_JAVA_OPTIONS", ""),
         )
 
     @property
     def driver_java_options(self) -> str:
         options = f"-Dderby.system.home={self.home} -Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}"
+        options = f"{options} {self.java_options}".strip()
         return f"{options} {JAVA_ONLY_BLAS}" if self.blas == BLAS_JAVA else options
 
     @property
@@ -119,6 +125,15 @@ class LocalConfig:
     @property
     def checkpoint_dir(self) -> Path:
         return self.home / "checkpoints"
+
+
+def parse_conf(text: str) -> dict[str, str]:
+    """``key=value`` pairs separated by whitespace (``MUSICLAKE_SPARK_CONF``) as a dict; a clear error otherwise."""
+    pairs = text.split()
+    bad = [p for p in pairs if "=" not in p or p.startswith("=")]
+    if bad:
+        raise RuntimeSetupError(f"MUSICLAKE_SPARK_CONF: expected space-separated key=value pairs, got {bad}")
+    return dict(p.split("=", 1) for p in pairs)
 
 
 def required_jars(config: LocalConfig) -> list[Path]:
@@ -435,3 +450,34 @@ def release(df: DataFrame) -> None:
     logical = df._jdf.queryExecution().analyzed()
     if logical.nodeName() == "LogicalRDD":
         logical.rdd().unpersist(False)
+
+
+# Independent writes started at once by :func:`concurrently`. Their Spark jobs share the executors' task slots (so
+# this does not multiply executor memory); what overlaps is the driver's own work per write (analysis, planning,
+# code generation, the Delta log and catalog round trips), which is most of a small write's time.
+MAX_CONCURRENT = 4
+
+R = TypeVar("R")
+
+
+def concurrently(calls: Mapping[str, Callable[[], R]], max_workers: int = MAX_CONCURRENT) -> dict[str, R]:
+    """Run independent calls (e.g. MERGEs into different tables) at the same time; their results by name.
+
+    Each call runs in a thread that inherits this thread's Spark local properties (job group and description:
+    :func:`phase` keeps counting its work). Every call is waited for, failed or not, so nothing is still writing
+    when this returns or raises; the first failure (in ``calls`` order) is then raised, the others logged.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyspark import inheritable_thread_target
+
+    if len(calls) <= 1 or max_workers <= 1:
+        return {name: call() for name, call in calls.items()}
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(calls)), thread_name_prefix="musiclake") as pool:
+        futures = {name: pool.submit(inheritable_thread_target(call)) for name, call in calls.items()}
+    failed = [(name, f.exception()) for name, f in futures.items() if f.exception() is not None]
+    for name, exc in failed[1:]:
+        log.error("%s failed too: %s", name, exc)
+    if failed:
+        raise failed[0][1]
+    return {name: f.result() for name, f in futures.items()}

@@ -49,6 +49,20 @@ def test_local_config_from_env(tmp_path: Path):
     assert config.master == "local[1]"
     assert config.s3_endpoint == "http://127.0.0.1:9"
     assert config.checkpoint_dir == tmp_path.resolve() / "checkpoints"
+    assert config.extra_conf == {} and "-XX" not in config.driver_java_options
+
+
+def test_extra_spark_conf_and_java_options_from_env(tmp_path: Path):
+    config = runtime.LocalConfig.from_env({
+        "MUSICLAKE_HOME": str(tmp_path),
+        "MUSICLAKE_SPARK_CONF": "spark.sql.codegen.wholeStage=false  spark.driver.extraClassPath=/a=b",
+        "MUSICLAKE_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1",
+    })
+    assert config.extra_conf == {"spark.sql.codegen.wholeStage": "false", "spark.driver.extraClassPath": "/a=b"}
+    assert config.driver_java_options.endswith(" -XX:TieredStopAtLevel=1")
+    assert "-Dderby.system.home=" in config.driver_java_options  # added to, not replaced
+    with pytest.raises(runtime.RuntimeSetupError, match="key=value"):
+        runtime.LocalConfig.from_env({"MUSICLAKE_HOME": str(tmp_path), "MUSICLAKE_SPARK_CONF": "wholeStage"})
 
 
 def _logging_state() -> list[tuple]:

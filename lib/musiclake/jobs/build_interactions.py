@@ -7,6 +7,7 @@ Skips (cheaply) when ``playlist_tracks`` has not changed since the last successf
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -14,6 +15,8 @@ from musiclake import bookkeeping, schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake
 from musiclake.options import JobOptions
+from musiclake.runtime import concurrently
+from musiclake.schemas import TableSpec
 from musiclake.transforms.ids import new_indices, with_indices
 from musiclake.transforms.interactions import playlist_track_pairs
 
@@ -62,12 +65,17 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
 
 
 def extend_id_maps(lake: Lake, pairs: DataFrame, job: JobRun) -> None:
-    """Give every new playlist and track id the next free index (existing ids keep theirs forever)."""
-    for spec, id_col, idx_col in [(schemas.PLAYLIST_IDS, schemas.PLAYLIST_ID, schemas.PLAYLIST_IDX),
-                                  (schemas.TRACK_IDS, schemas.TRACK_ID, schemas.TRACK_IDX)]:
+    """Give every new playlist and track id the next free index (existing ids keep theirs forever); the two maps
+    are extended at the same time (:func:`runtime.concurrently`)."""
+    def extend(spec: TableSpec, id_col: str, idx_col: str) -> int:
         # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
         new_ids = pairs.transform(new_indices(lake.load_current(spec), id_col, idx_col)).persist()
         try:
-            job.records_written[spec.name] = lake.merge(spec, new_ids)
+            return lake.merge(spec, new_ids)
         finally:
             new_ids.unpersist()
+
+    job.records_written.update(concurrently({
+        schemas.PLAYLIST_IDS.name: partial(extend, schemas.PLAYLIST_IDS, schemas.PLAYLIST_ID, schemas.PLAYLIST_IDX),
+        schemas.TRACK_IDS.name: partial(extend, schemas.TRACK_IDS, schemas.TRACK_ID, schemas.TRACK_IDX),
+    }))

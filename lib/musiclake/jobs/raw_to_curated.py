@@ -19,7 +19,7 @@ from musiclake import bookkeeping, landing, schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake, load_envelopes
 from musiclake.options import JobOptions, OptionsError
-from musiclake.runtime import phase
+from musiclake.runtime import concurrently, phase
 from musiclake.transforms import curate, quality
 
 # The tables this job creates or writes (their catalog registrations are checked before any work).
@@ -124,10 +124,15 @@ def check(plan: curate.CuratedPlan, stored_tracks: DataFrame, read_per_run: dict
 
 
 def save(lake: Lake, plan: curate.CuratedPlan, job: JobRun) -> None:
-    """MERGE the plan's updates into the curated tables (``_delete`` rows remove replaced memberships)."""
-    for name, updates in plan.updates():
-        flag = curate.DELETE_FLAG if name == schemas.PLAYLIST_TRACKS.name else None
-        job.records_written[name] = lake.merge(schemas.TABLES[name], updates, delete_flag=flag)
+    """MERGE the plan's updates into the curated tables (``_delete`` rows remove replaced memberships), the
+    tables of each wave at the same time (:func:`runtime.concurrently`)."""
+    for wave in plan.updates():
+        written = concurrently({
+            name: partial(lake.merge, schemas.TABLES[name], updates,
+                          delete_flag=curate.DELETE_FLAG if name == schemas.PLAYLIST_TRACKS.name else None)
+            for name, updates in wave.items()
+        })
+        job.records_written.update(written)
 
 
 def manifest_records(runs: list[landing.Manifest]) -> dict[str, int]:

@@ -126,10 +126,12 @@ class CuratedPlan:
             unmodelled={k or "": v for k, v in by_kind.get("entity", {}).items()},
         )
 
-    def updates(self) -> list[tuple[str, DataFrame]]:
-        """``(table name, updates)`` in the order they are merged (dimensions before what refers to them)."""
-        return [("tracks", self.tracks), ("artists", self.artists), ("albums", self.albums),
-                ("playlist_tracks", self.playlist_tracks), ("playlists", self.playlists)]
+    def updates(self) -> list[dict[str, DataFrame]]:
+        """``{table name: updates}`` in waves: the dimensions, then what refers to them. The tables of a wave are
+        merged at the same time, a wave only after the one before committed (a reader never sees a membership
+        row whose track is not there yet)."""
+        return [{"tracks": self.tracks, "artists": self.artists, "albums": self.albums},
+                {"playlist_tracks": self.playlist_tracks, "playlists": self.playlists}]
 
     def release(self) -> None:
         """Drop the kept and cached intermediates (the job calls it whether the plan was saved or not)."""
