@@ -93,6 +93,19 @@ class Lake:
             return self.spark.createDataFrame([], spec.schema)
         return self.load(spec, version=self.version(spec))
 
+    def changes(self, spec: TableSpec, after_version: int, to_version: int) -> DataFrame:
+        """The rows the commits after ``after_version`` up to ``to_version`` inserted, updated or deleted (Delta's
+        change data feed: the table's columns plus ``_change_type``, ``_commit_version``), lazily.
+
+        The feed covers the range when the table records it (``delta.enableChangeDataFeed``, set by the spec's
+        properties when the table is created) since before ``after_version + 1`` and VACUUM kept the files of those
+        commits; otherwise reading it fails (when it is planned or read), and the caller's fallback must be a full
+        read of the table.
+        """
+        return (self.spark.read.format("delta").option("readChangeFeed", "true")
+                .option("startingVersion", after_version + 1).option("endingVersion", to_version)
+                .load(self.location(spec)))
+
     def load_optional(self, spec: TableSpec) -> DataFrame | None:
         """The table, or None when it does not exist."""
         return self.load(spec) if self.exists(spec) else None

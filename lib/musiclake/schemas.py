@@ -170,7 +170,8 @@ PLAYLIST_TRACKS = TableSpec(
     keys=("playlist_id", "position"),
     partition_by=("source",),
     partition_follows_key=True,  # source=mpd for mpd:<pid>, spotify for a Spotify id
-    properties=_AUTO,
+    # the change data feed tells build_interactions which playlists changed since its last run
+    properties={**_AUTO, "delta.enableChangeDataFeed": "true"},
     schema=T.StructType([
         _c("playlist_id", S, "playlist (see playlists.playlist_id)", False),
         _c("position", INT, "0-based position in the playlist", False),

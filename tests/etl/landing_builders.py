@@ -5,6 +5,7 @@ A plain module (not a conftest): ``tests/conftest.py`` is imported by name elsew
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from musiclake import schemas
+from musiclake import landing, schemas, storage
 
 RAW = "s3://musiclake-raw/raw"
 FETCHED_AT = "2026-11-26T10:00:00.000000Z"
@@ -99,3 +100,37 @@ def playlist_entry(item: Any, key: str = "item", added_by: str | None = "user1",
     """A playlist item (PlaylistTrackObject): the payload under ``item`` (2026) or the deprecated ``track``."""
     return {"added_at": ADDED_AT, "added_by": {"id": added_by} if added_by else None, "is_local": is_local,
             key: item}
+
+
+# --- whole landing runs, written with the landing contract's helpers ---------------------------------------------
+MPD_INGEST_DATE = "2026-11-26"
+
+
+def mpd_playlist(pid: int, tracks: Sequence[int] = (0, 1), modified_at: int = 1764151200) -> dict[str, Any]:
+    """An MPD slice playlist whose items are the tracks numbered ``tracks`` (track ``i`` of playlist ``pid`` is
+    ``p<pid>t<i>``: the same number twice is the same track listed twice)."""
+    items = [{"pos": pos, "artist_name": "Artist", "track_uri": f"spotify:track:{f'p{pid}t{i}'.ljust(22, '0')}",
+              "artist_uri": f"spotify:artist:{'artist'.ljust(22, '0')}", "track_name": f"Track {pid}.{i}",
+              "album_uri": f"spotify:album:{'album'.ljust(22, '0')}", "duration_ms": 200000,
+              "album_name": "Album"} for pos, i in enumerate(tracks)]
+    return {"name": f"playlist {pid}", "collaborative": "false", "pid": pid, "modified_at": modified_at,
+            "num_tracks": len(items), "num_albums": 1, "num_followers": 0, "tracks": items, "num_edits": 1,
+            "duration_ms": 200000 * len(items), "num_artists": 1}
+
+
+def land_mpd(raw: str, playlists: Sequence[dict[str, Any]]) -> str:
+    """One complete MPD landing run (one gzip part and its manifest) holding ``playlists``; its run id."""
+    run_id = landing.new_run_id("mpd")
+    lines = [json.dumps(landing.envelope(run_id=run_id, source="mpd", entity="playlists", key=str(p["pid"]),
+                                         request_url="file:///mpd.slice.test.json", http_status=None, body=p))
+             for p in playlists]
+    data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    uri = storage.join(landing.run_folder(raw, "mpd", "playlists", MPD_INGEST_DATE, run_id), landing.part_name(0))
+    storage.put_bytes(uri, data)
+    part = landing.ManifestFile(path=uri[len(raw) + 1:], entity="playlists", records=len(lines), bytes=len(data),
+                                sha256=landing.sha256(data))
+    now = landing.iso_utc(landing.utc_now())
+    landing.write_manifest(raw, landing.Manifest(run_id=run_id, source="mpd", status=landing.STATUS_COMPLETE,
+                                                 started_at=now, finished_at=now, ingest_date=MPD_INGEST_DATE,
+                                                 files=[part]))
+    return run_id

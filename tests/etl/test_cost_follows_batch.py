@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import uuid
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from delta.tables import DeltaTable
+from landing_builders import land_mpd, mpd_playlist
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -28,7 +28,6 @@ from musiclake import lake as lake_module
 from musiclake.lake import Lake, conform
 from musiclake.schemas import TableSpec
 
-INGEST_DATE = "2026-11-26"
 OBSERVED = datetime(2026, 11, 26, 10, 0, 0)
 
 
@@ -38,32 +37,8 @@ def _new_database() -> str:
 
 
 # --- manifests ---------------------------------------------------------------------------------------------------
-def _mpd_playlist(pid: int) -> dict[str, Any]:
-    tracks = [{"pos": i, "artist_name": "Artist", "track_uri": f"spotify:track:{f'p{pid}t{i}'.ljust(22, '0')}",
-               "artist_uri": f"spotify:artist:{'artist'.ljust(22, '0')}", "track_name": f"Track {pid}.{i}",
-               "album_uri": f"spotify:album:{'album'.ljust(22, '0')}", "duration_ms": 200000,
-               "album_name": "Album"} for i in range(2)]
-    return {"name": f"playlist {pid}", "collaborative": "false", "pid": pid, "modified_at": 1764151200,
-            "num_tracks": len(tracks), "num_albums": 1, "num_followers": 0, "tracks": tracks, "num_edits": 1,
-            "duration_ms": 400000, "num_artists": 1}
-
-
 def _land_mpd(raw: str, pids: list[int]) -> str:
-    """One complete MPD run holding the playlists ``pids``, written with the landing contract's helpers."""
-    run_id = landing.new_run_id("mpd")
-    lines = [json.dumps(landing.envelope(run_id=run_id, source="mpd", entity="playlists", key=str(pid),
-                                         request_url="file:///mpd.slice.test.json", http_status=None,
-                                         body=_mpd_playlist(pid))) for pid in pids]
-    data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
-    uri = storage.join(landing.run_folder(raw, "mpd", "playlists", INGEST_DATE, run_id), landing.part_name(0))
-    storage.put_bytes(uri, data)
-    part = landing.ManifestFile(path=uri[len(raw) + 1:], entity="playlists", records=len(lines), bytes=len(data),
-                                sha256=landing.sha256(data))
-    now = landing.iso_utc(landing.utc_now())
-    landing.write_manifest(raw, landing.Manifest(run_id=run_id, source="mpd", status=landing.STATUS_COMPLETE,
-                                                 started_at=now, finished_at=now, ingest_date=INGEST_DATE,
-                                                 files=[part]))
-    return run_id
+    return land_mpd(raw, [mpd_playlist(pid) for pid in pids])
 
 
 def _spy_on_downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
