@@ -35,6 +35,8 @@ WRITE_METRICS = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRows
 # A MERGE batch with at most this many distinct first-key values names them in its condition, so Delta skips the
 # files whose min/max statistics exclude them; above it the list costs more (driver, Delta log) than it saves.
 MERGE_KEY_LITERALS_MAX = 1000
+# Commits a write of ours may be followed by before it returns (auto compaction's OPTIMIZE), with room to spare.
+COMMITS_AFTER_A_WRITE = 3
 CREATE_OPERATION = "CREATE TABLE"  # the commit (version 0, no data files) of DeltaTable.createIfNotExists
 # What the quarantine keeps of a line over the record-size limit (the landing file keeps it whole).
 OVERSIZE_PREFIX_CHARS = 4096
@@ -236,8 +238,9 @@ class Lake:
         the key) and, for a batch of at most :data:`MERGE_KEY_LITERALS_MAX` distinct first-key values, those
         values (files skipped on their min/max statistics). An empty batch merges nothing (the table is only
         made sure to exist), and one into a table as :meth:`ensure` created it (version 0) is an append (nothing
-        to match). Besides the MERGE, two reads of the latest commit (before: its version; after: the MERGE's
-        metrics, if it committed). A full
+        to match). Besides the MERGE, two reads of the latest commits (before: the latest one's version;
+        after: the MERGE's metrics, if it committed, found among the last few commits since auto compaction may
+        have committed after it). A full
         sync (``delete_missing``) gets neither: it must see the whole table, since a
         stored row left out of the scan would be neither matched nor deleted.
         """
@@ -273,9 +276,7 @@ class Lake:
         if delete_missing:
             merge = merge.whenNotMatchedBySourceDelete()
         merge.execute()
-        # A MERGE that changes nothing commits nothing: then the latest commit is an older one, not ours.
-        latest = table.history(1).select("version", "operationMetrics").first()
-        metrics = _numeric(latest["operationMetrics"]) if latest and latest["version"] > before else {}
+        metrics = _commit_metrics(table, before, "MERGE")
         log.info("merged into %s: %s", spec.name,
                  {k: v for k, v in metrics.items() if k.startswith("numTargetRows")} or "no change")
         return sum(metrics.get(k, 0) for k in WRITE_METRICS)
@@ -288,9 +289,8 @@ class Lake:
             log.info("merged into %s: empty batch, nothing to merge", spec.name)
             return 0
         rows.write.format("delta").mode("append").save(self.location(spec))
-        latest = DeltaTable.forPath(self.spark, self.location(spec)).history(1).select(
-            "version", "operationMetrics").first()
-        written = _numeric(latest["operationMetrics"]).get("numOutputRows", 0) if latest["version"] > before else 0
+        written = _commit_metrics(DeltaTable.forPath(self.spark, self.location(spec)), before, "WRITE").get(
+            "numOutputRows", 0)
         log.info("merged into %s: first load, %d rows appended", spec.name, written)
         return written
 
@@ -319,6 +319,16 @@ class Lake:
         # small by construction: one row per partition
         rows = self.spark.table(spec.qualified(self.database)).select(*columns).distinct().orderBy(*columns).collect()
         return [{c: (None if r[c] is None else str(r[c])) for c in columns} for r in rows]
+
+
+def _commit_metrics(table: DeltaTable, before: int, operation: str) -> dict[str, int]:
+    """The numeric metrics of the newest ``operation`` commit after version ``before`` (none when the operation
+    committed nothing, e.g. a MERGE that changed no row). Not simply the latest commit: auto compaction (the
+    ``autoCompact`` table property) may commit an ``OPTIMIZE`` right after a write."""
+    ours = (table.history(COMMITS_AFTER_A_WRITE + 1)
+            .filter((F.col("version") > before) & (F.col("operation") == operation))
+            .orderBy(F.col("version").desc()).select("operationMetrics").first())
+    return _numeric(ours["operationMetrics"]) if ours else {}
 
 
 def batch_predicates(spec: TableSpec, batch: DataFrame) -> list[Column] | None:

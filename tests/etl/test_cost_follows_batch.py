@@ -258,3 +258,22 @@ def test_a_merge_reads_no_table_detail_and_makes_the_database_once(spark, tmp_pa
     assert any("MergeIntoCommand" in p for p in second) and not any("MergeIntoCommand" in p for p in first)
     assert sum("operationParameters" in p for p in second) == 2  # the latest commit: before and after the MERGE
     assert {r["track_id"]: r["track_name"] for r in tables.load(spec).collect()}["a001"] == "renamed"
+
+
+def test_a_write_followed_by_auto_compaction_reports_its_own_row_counts(spark, tmp_path):
+    """The tables auto-compact (``autoCompact``): an OPTIMIZE may commit right after a write, so the rows written
+    are read from the write's own commit, not the latest."""
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
+    rows = [{"track_id": f"a{i:03d}", "track_name": f"track {i}", "source": "spotify"} for i in range(4)]
+    key = "spark.databricks.delta.autoCompact.minNumFiles"
+    spark.conf.set(key, "1")  # compact after every write, however few its files
+    try:
+        loaded = tables.merge(spec, _frame(spark, spec, *rows[:2]))
+        merged = tables.merge(spec, _frame(spark, spec, *rows[2:]))  # two new: a file of their own
+    finally:
+        spark.conf.unset(key)
+
+    operations = [r["operation"] for r in DeltaTable.forPath(spark, tables.location(spec)).history().orderBy(
+        "version").collect()]
+    assert operations[-1] == "OPTIMIZE" and "MERGE" in operations  # the MERGE is not the latest commit
+    assert (loaded, merged) == (2, 2)
