@@ -21,13 +21,14 @@ from musiclake.lake import Lake
 from musiclake.options import JobOptions
 from musiclake.runtime import concurrently
 from musiclake.schemas import PLAYLIST_ID, TableSpec
+from musiclake.transforms.curate import DELETE_FLAG  # the MERGE batch's rows that delete (as for memberships)
 from musiclake.transforms.ids import new_indices, with_indices
 from musiclake.transforms.interactions import playlist_track_pairs
 
 log = logging.getLogger("musiclake.jobs.build_interactions")
 
-SOURCE = "source"  # playlist_tracks' partition column: naming it lets a changed-playlists read skip the others
-DELETE_FLAG = "_delete"  # rows of an incremental batch that remove a pair the playlist no longer holds
+# playlist_tracks' partition column: naming it lets a changed-playlists read skip the others
+(SOURCE,) = schemas.PLAYLIST_TRACKS.partition_by
 
 # The tables this job creates or writes (their catalog registrations are checked before any work).
 WRITES = (schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS, schemas.JOB_RUNS)
@@ -67,7 +68,7 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
     membership = lake.load(schemas.PLAYLIST_TRACKS, version=version)
     after = (last or {}).get(schemas.PLAYLIST_TRACKS.name)
     incremental = after is not None and lake.exists(schemas.INTERACTIONS)
-    changed = changed_playlists(lake, after, version) if incremental else None
+    changed, n_changed = changed_playlists(lake, after, version) if incremental else (None, 0)
     pairs = batch = None
     try:
         pairs = playlist_track_pairs(membership if changed is None else of_playlists(membership, changed)).persist()
@@ -81,7 +82,7 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
             # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
             batch = replacing(lake, interactions, changed).persist()
             written = lake.merge(schemas.INTERACTIONS, batch, delete_flag=DELETE_FLAG)
-            note = f"{changed.count()} playlists changed in playlist_tracks v{after + 1}-v{version} (change data feed)"
+            note = f"{n_changed} playlists changed in playlist_tracks v{after + 1}-v{version} (change data feed)"
         job.records_written[schemas.INTERACTIONS.name] = written
         job.record(lake, "succeeded", note)
     finally:
@@ -97,24 +98,25 @@ def of_playlists(membership: DataFrame, changed: DataFrame) -> DataFrame:
     return membership.filter(F.col(SOURCE).isin(sources)).join(changed, [PLAYLIST_ID, SOURCE], "left_semi")
 
 
-def changed_playlists(lake: Lake, after: int, version: int) -> DataFrame | None:
+def changed_playlists(lake: Lake, after: int, version: int) -> tuple[DataFrame | None, int]:
     """``(playlist_id, source)`` of every playlist whose membership rows changed after ``after`` up to ``version``,
-    cached (one row per changed playlist); None when the change data feed of ``playlist_tracks`` does not cover
-    those versions (a lake made before the feed was switched on, or VACUUM removed what it needs): then the job
-    syncs every playlist."""
+    cached (one row per changed playlist), and how many; ``(None, 0)`` when the change data feed of
+    ``playlist_tracks`` does not cover those versions (a lake made before the feed was switched on, or VACUUM
+    removed what it needs): then the job syncs every playlist."""
     changes = lake.changes(schemas.PLAYLIST_TRACKS, after, version)
     changed = None
     try:
         changed = changes.select(PLAYLIST_ID, SOURCE).distinct().persist()
-        log.info("playlist_tracks v%d-v%d: %d playlists changed", after + 1, version, changed.count())
-        return changed
+        n_changed = changed.count()
+        log.info("playlist_tracks v%d-v%d: %d playlists changed", after + 1, version, n_changed)
+        return changed, n_changed
     except Exception as exc:  # noqa: BLE001 - whatever stops the feed being read, the full sync is correct
         if changed is not None:
             changed.unpersist()
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         log.warning("playlist_tracks v%d-v%d: no change data feed (%s); syncing every playlist", after + 1, version,
                     reason)
-        return None
+        return None, 0
 
 
 def replacing(lake: Lake, interactions: DataFrame, changed: DataFrame) -> DataFrame:
