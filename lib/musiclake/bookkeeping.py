@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from musiclake import landing, schemas, storage
 from musiclake.lake import Lake, file_sizes
-from musiclake.runtime import SparkWork
+from musiclake.runtime import SparkWork, small_frame
 
 log = logging.getLogger("musiclake.bookkeeping")
 
@@ -71,7 +71,7 @@ class JobRun:
         row = (self.job_run_id, self.job_name, status, self.started_at.replace(tzinfo=None),
                finished.replace(tzinfo=None), self.landing_runs, self.records_read, self.records_written,
                self.records_quarantined, self.input_versions, message)
-        lake.append(schemas.JOB_RUNS, lake.spark.createDataFrame([row], schemas.JOB_RUNS.schema))
+        lake.append(schemas.JOB_RUNS, small_frame(lake.spark, [row], schemas.JOB_RUNS.schema))
         log.info("job %s %s: read %d, written %s, quarantined %d%s", self.job_name, status, self.records_read,
                  self.records_written, self.records_quarantined, f" ({message})" if message else "")
 
@@ -144,7 +144,7 @@ def mark_processed(lake: Lake, runs: list[landing.Manifest], job: JobRun) -> Non
     """Record landing runs as processed (a MERGE: marking twice is harmless)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(m.run_id, m.source, sum(f.records for f in m.files), job.job_run_id, now) for m in runs]
-    lake.merge(schemas.PROCESSED_RUNS, lake.spark.createDataFrame(rows, schemas.PROCESSED_RUNS.schema))
+    lake.merge(schemas.PROCESSED_RUNS, small_frame(lake.spark, rows, schemas.PROCESSED_RUNS.schema))
 
 
 def last_input_versions(lake: Lake, job_name: str) -> dict[str, int] | None:

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from musiclake import landing, schemas, storage
+from musiclake.runtime import small_frame
 from musiclake.schemas import TableSpec, checked_identifier
 from musiclake.transforms.columns import require_columns
 from musiclake.transforms.envelopes import OVERSIZE_COLUMN
@@ -92,7 +93,7 @@ class Lake:
         """The table pinned to its current version (later writes in the same job do not leak in); an empty
         DataFrame with the table's schema when the table does not exist yet."""
         if not self.exists(spec):
-            return self.spark.createDataFrame([], spec.schema)
+            return small_frame(self.spark, [], spec.schema)
         return self.load(spec, version=self.version(spec))
 
     def changes(self, spec: TableSpec, after_version: int, to_version: int) -> DataFrame:

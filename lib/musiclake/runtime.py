@@ -63,6 +63,11 @@ LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
 # Spark describes every query's physical plan for the SQL listener events (even with the UI off); the default
 # `formatted` description of a plan over cached or checkpointed frames is long and built on the driver per query
 SQL_EXPLAIN_MODE = ("spark.sql.ui.explainMode", "simple")
+# Delta's optimized writes (the tables' `optimizeWrite` property) bin a write's rows into one task per 512 MB of
+# shuffle by default: a first load of 5.9 million memberships (~270 MB, one partition value) was written by one
+# task while the other cores waited. 128 MB bins still give files of tens of MB.
+OPTIMIZE_WRITE_BIN_MB = ("spark.databricks.delta.optimizeWrite.binSize", "128")
+JOB_SQL_CONF = dict([SQL_EXPLAIN_MODE, OPTIMIZE_WRITE_BIN_MB])  # set in every job's session, Glue or local
 
 
 class RuntimeSetupError(RuntimeError):
@@ -226,10 +231,9 @@ def local_spark_session(config: LocalConfig | None = None, app_name: str = "musi
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.adaptive.enabled", "true")
-        .config(*SQL_EXPLAIN_MODE)
         .enableHiveSupport()
     )
-    for key, value in config.extra_conf.items():
+    for key, value in {**JOB_SQL_CONF, **config.extra_conf}.items():
         builder = builder.config(key, value)
     started = time.monotonic()
     spark = builder.getOrCreate()
@@ -294,7 +298,8 @@ def job_session(options: JobOptions, argv: Sequence[str] | None = None) -> Itera
 
         glue_context = GlueContext(SparkContext.getOrCreate())
         spark = glue_context.spark_session
-        spark.conf.set(*SQL_EXPLAIN_MODE)
+        for key, value in JOB_SQL_CONF.items():
+            spark.conf.set(key, value)
         args = getResolvedOptions(argv, ["JOB_NAME"])
         if args.get("TempDir"):
             spark.sparkContext.setCheckpointDir(args["TempDir"].rstrip("/") + "/checkpoints")
@@ -442,6 +447,18 @@ def kept(df: DataFrame) -> DataFrame:
     fails the job (re-run it; processed runs are skipped).
     """
     return df.localCheckpoint(eager=False)
+
+
+def small_frame(spark: SparkSession, rows: Sequence[Any], schema: Any) -> DataFrame:
+    """Driver-side ``rows`` (a few: a job run, the runs processed) as a DataFrame of ``schema``, in one partition,
+    or in none when there are no rows (e.g. a table that does not exist yet, read as empty).
+
+    ``spark.createDataFrame(rows, schema)`` splits a local list into ``spark.default.parallelism`` partitions, and
+    each partition is a task that needs a Python worker: eight tasks to read nothing from an empty list, at
+    every read of it, in every query that joins the stored table of a first load.
+    """
+    sc = spark.sparkContext
+    return spark.createDataFrame(sc.parallelize(list(rows), 1) if rows else sc.emptyRDD(), schema)
 
 
 def release(df: DataFrame) -> None:

@@ -211,7 +211,8 @@ def item_rows(parsed: Parsed) -> Items:
     api_items = spotify_api.with_incomplete_snapshots(
         spotify_api.item_rows(api_playlists, good_rows(parsed.api_pages)), api_playlists
     )
-    all_items = kept(mpd.item_rows(good_rows(parsed.mpd_playlists)).unionByName(api_items))
+    all_items = kept(mpd.item_rows(good_rows(parsed.mpd_playlists)).unionByName(api_items)
+                     .transform(item_shape.without_quarantine_lineage))
     # From the kept items, not from api_items: each plan that reads them then starts there, instead of carrying
     # (and optimising) the whole parse again.
     incomplete = (
@@ -250,10 +251,19 @@ def membership_updates(items: Items, playlists: DataFrame, snapshots: DataFrame,
                        stored_playlist_tracks: DataFrame) -> DataFrame:
     """Stage 4: ``playlist_tracks`` rows of the playlists being updated, plus ``_delete`` rows for the stored
     positions a newer snapshot no longer has."""
+    # The items of each playlist's winning observation, joined on the playlist id alone (each playlist has one
+    # winner): the rows come out partitioned by playlist id, which the dedupe per (playlist id, position) below
+    # uses as it is. Joined on all three columns they came out partitioned by those, and the dedupe shuffled every
+    # item again. The match on run and time is wrapped in coalesce so that the optimizer keeps it a condition of
+    # the join instead of making the two columns join keys again (a null never matches, as in an equi-join).
+    winners = playlists.select("playlist_id", F.col("run_id").alias("_won_run"),
+                               F.col("observed_at").alias("_won_at"))
+    same_observation = (F.col("run_id") == F.col("_won_run")) & (F.col("observed_at") == F.col("_won_at"))
     membership = (
         item_shape.membership_rows(items.good)
-        .join(playlists.select("playlist_id", "run_id", "observed_at"), ["playlist_id", "run_id", "observed_at"],
-              "left_semi")
+        .join(winners, "playlist_id")
+        .filter(F.coalesce(same_observation, F.lit(False)))
+        .drop("_won_run", "_won_at")
         .transform(latest_by(["playlist_id", "position"]))
     )
     replaced = playlists.join(snapshots, PLAYLIST_RUN, "left_semi").select("playlist_id")

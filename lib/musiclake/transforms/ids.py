@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from musiclake.runtime import small_frame
 from musiclake.schemas import PLAYLIST_ID, PLAYLIST_IDX, TRACK_ID, TRACK_IDX, WEIGHT
 
 
@@ -60,7 +61,7 @@ def assign_indices(ids: DataFrame, id_col: str, idx_col: str, existing: DataFram
     Without ``existing`` indices start at 0.
     """
     spark = ids.sparkSession
-    known = existing if existing is not None else spark.createDataFrame([], f"{id_col} string, {idx_col} int")
+    known = existing if existing is not None else small_frame(spark, [], f"{id_col} string, {idx_col} int")
     known = known.select(F.col(id_col).cast("string").alias(id_col), F.col(idx_col).cast("int").alias(idx_col))
     return known.unionByName(ids.transform(new_indices(known, id_col, idx_col)))
 

@@ -116,7 +116,9 @@ def item_rows(parsed: DataFrame) -> DataFrame:
     exploded = strict.with_shadow(exploded, "_t", schemas.MPD_TRACK, F.col("_t").getField(strict.CORRUPT))
     t = F.col("_t")
     uri = t.getField("track_uri")
-    track_id = spotify_id_from_uri(uri, "track")
+    # a column of its own: the reason and the output both read it, and a regular expression per item is not free
+    exploded = exploded.withColumn("_track_id", spotify_id_from_uri(uri, "track"))
+    track_id = F.col("_track_id")
     rules = [strict.at_least(t, "duration_ms", 0), strict.at_least(t, "pos", 0)]
     reason = first_problem(
         F.when(t.isNull(), F.lit("missing required field track_uri")),
