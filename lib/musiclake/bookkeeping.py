@@ -43,6 +43,7 @@ class JobRun:
     records_written: dict[str, int] = field(default_factory=dict)
     records_quarantined: int = 0
     input_versions: dict[str, int] = field(default_factory=dict)
+    input_table_ids: dict[str, str] = field(default_factory=dict)
     spark_work: dict[str, SparkWork] = field(default_factory=dict)  # per stage of the job (logged, not stored)
 
     @property
@@ -70,7 +71,7 @@ class JobRun:
         finished = datetime.now(UTC)
         row = (self.job_run_id, self.job_name, status, self.started_at.replace(tzinfo=None),
                finished.replace(tzinfo=None), self.landing_runs, self.records_read, self.records_written,
-               self.records_quarantined, self.input_versions, message)
+               self.records_quarantined, self.input_versions, message, self.input_table_ids)
         lake.append(schemas.JOB_RUNS, small_frame(lake.spark, [row], schemas.JOB_RUNS.schema))
         log.info("job %s %s: read %d, written %s, quarantined %d%s", self.job_name, status, self.records_read,
                  self.records_written, self.records_quarantined, f" ({message})" if message else "")
@@ -147,15 +148,27 @@ def mark_processed(lake: Lake, runs: list[landing.Manifest], job: JobRun) -> Non
     lake.merge(schemas.PROCESSED_RUNS, small_frame(lake.spark, rows, schemas.PROCESSED_RUNS.schema))
 
 
-def last_input_versions(lake: Lake, job_name: str) -> dict[str, int] | None:
-    """Input versions of the job's latest successful run (None if it never succeeded)."""
+@dataclass(frozen=True)
+class Inputs:
+    """What a job run read: each input table's Delta version and table id."""
+
+    versions: dict[str, int]
+    table_ids: dict[str, str]
+
+
+def last_inputs(lake: Lake, job_name: str) -> Inputs | None:
+    """The inputs of the job's latest successful run (None if it never succeeded). A run recorded before table
+    ids were has none."""
     if not lake.exists(schemas.JOB_RUNS):
         return None
     runs = lake.load(schemas.JOB_RUNS).filter(
         (F.col("job_name") == job_name) & (F.col("status") == "succeeded")
     )
-    latest = runs.orderBy(F.col("finished_at").desc()).select("input_versions").first()
-    return dict(latest["input_versions"] or {}) if latest else None
+    ids = F.col("input_table_ids") if "input_table_ids" in runs.columns else F.lit(None)
+    latest = runs.orderBy(F.col("finished_at").desc()).select("input_versions", ids.alias("ids")).first()
+    if latest is None:
+        return None
+    return Inputs(dict(latest["input_versions"] or {}), dict(latest["ids"] or {}))
 
 
 def check_bad_fraction(quarantined: int, read: int, max_fraction: float) -> None:

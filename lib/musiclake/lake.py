@@ -82,6 +82,11 @@ class Lake:
         """The table's latest Delta version."""
         return int(DeltaTable.forPath(self.spark, self.location(spec)).history(1).first()["version"])
 
+    def table_id(self, spec: TableSpec) -> str:
+        """The table's Delta id (from its metadata): it stays the same over every version of the table, and a
+        table deleted and created again at the same path gets a new one."""
+        return str(DeltaTable.forPath(self.spark, self.location(spec)).detail().select("id").first()["id"])
+
     def load(self, spec: TableSpec, version: int | None = None) -> DataFrame:
         """Read a table by path (works with or without the catalog), optionally at a fixed version."""
         reader = self.spark.read.format("delta")
@@ -296,9 +301,11 @@ class Lake:
         return written
 
     def append(self, spec: TableSpec, rows: DataFrame) -> None:
-        """Append to a log-like table (job_runs) after making sure it exists."""
+        """Append to a log-like table (job_runs) after making sure it exists. A column the table lacks (one added
+        to the spec after the lake was made) is added to it by the append (Delta schema evolution)."""
         self.ensure(spec)
-        conform(rows, spec.schema).write.format("delta").mode("append").save(self.location(spec))
+        (conform(rows, spec.schema).write.format("delta").mode("append").option("mergeSchema", "true")
+         .save(self.location(spec)))
 
     def overwrite(self, spec: TableSpec, rows: DataFrame, *, files: int | None = None) -> None:
         """Replace a derived table's contents in one Delta commit (the previous version stays in history)."""

@@ -270,6 +270,8 @@ JOB_RUNS = TableSpec(
         _c("records_quarantined", L, "records sent to quarantine"),
         _c("input_versions", T.MapType(S, L), "Delta versions of the input tables read (derived jobs)"),
         _c("message", S, "error or note"),
+        _c("input_table_ids", T.MapType(S, S),
+           "Delta table ids of the input tables read: a table deleted and created again has a new one"),
     ]),
 )
 

@@ -4,6 +4,7 @@ when the feed cannot say which; either way ``interactions`` equals what a full r
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -96,3 +97,28 @@ def test_changed_playlists_alone_are_recomputed_and_without_a_feed_every_one_is_
     _assert_rebuilt(spark, lake)
     assert [r["track_id"] for r in spark.read.format("delta").load(f"{lake}/interactions")
             .filter(F.col("playlist_id") == "mpd:1").collect()] == ["p1t3".ljust(22, "0")]
+
+
+def test_a_playlist_tracks_created_again_is_synced_in_full_even_back_at_the_version_the_last_run_read(
+        spark, tmp_path):
+    raw, lake, db = _run(tmp_path)
+    land_mpd(raw, [mpd_playlist(pid, tracks=(0, 1)) for pid in range(3)])
+    _curate_and_build(raw, lake, db)
+    first = _last_run(spark, lake)
+
+    # the curated tables rebuilt from other landing data, job_runs and interactions kept: playlist_tracks is a new
+    # table back at the version number the last run recorded, so only its table id tells the two apart
+    for table in ("playlists", "playlist_tracks", "processed_runs"):
+        shutil.rmtree(Path(lake) / table)
+    other_raw = str(tmp_path / "raw2")
+    land_mpd(other_raw, [mpd_playlist(pid, tracks=(2,)) for pid in (7, 8)])
+    _curate_and_build(other_raw, lake, db)
+
+    run = _last_run(spark, lake)
+    assert run["input_versions"] == first["input_versions"]
+    assert run["input_table_ids"]["playlist_tracks"] != first["input_table_ids"]["playlist_tracks"]
+    assert run["status"] == "succeeded" and run["message"].startswith("full sync")
+    assert "not the table the last run read" in run["message"]
+    _assert_rebuilt(spark, lake)  # only playlists 7 and 8: a skipped run would have kept 0, 1 and 2
+    assert {r["playlist_id"] for r in spark.read.format("delta").load(f"{lake}/interactions").collect()} == {
+        "mpd:7", "mpd:8"}

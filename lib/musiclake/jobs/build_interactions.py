@@ -1,9 +1,10 @@
 """build_interactions: ``playlist_tracks`` -> ``interactions`` (playlist x track) and the stable id maps.
 
-Skips (cheaply) when ``playlist_tracks`` has not changed since the last successful run. Otherwise only the
-playlists whose membership changed since then are recomputed, read from the table's change data feed; the first
-run, and any run whose versions the feed does not cover, syncs every playlist. Any failure records a ``failed`` job
-run.
+Skips (cheaply) when ``playlist_tracks`` has not changed since the last successful run (the same table id, the
+same version). Otherwise only the playlists whose membership changed since then are recomputed, read from the
+table's change data feed; the first run, a ``playlist_tracks`` that is not the table the last run read (created
+again since), and any run whose versions the feed does not cover, sync every playlist. Any failure records a
+``failed`` job run.
 """
 
 from __future__ import annotations
@@ -59,14 +60,18 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
     """The job's stages: skip if ``playlist_tracks`` is unchanged, else extend the id maps and bring
     ``interactions`` up to date: for the playlists changed since the last successful run when the table's change
     feed says which (:func:`changed_playlists`), else for all of them (a full sync)."""
+    name = schemas.PLAYLIST_TRACKS.name
     version = lake.version(schemas.PLAYLIST_TRACKS)
-    job.input_versions = {schemas.PLAYLIST_TRACKS.name: version}
-    last = bookkeeping.last_input_versions(lake, opts.job_name)
-    if last == job.input_versions:
+    job.input_versions = {name: version}
+    job.input_table_ids = {name: lake.table_id(schemas.PLAYLIST_TRACKS)}
+    last = bookkeeping.last_inputs(lake, opts.job_name)
+    # the same version of the same table: a table deleted and created again may be back at that version number
+    same_table = last is not None and last.table_ids == job.input_table_ids
+    if same_table and last.versions == job.input_versions:
         job.record(lake, "skipped", f"playlist_tracks unchanged at v{version}")
         return
     membership = lake.load(schemas.PLAYLIST_TRACKS, version=version)
-    after = (last or {}).get(schemas.PLAYLIST_TRACKS.name)
+    after = last.versions.get(name) if same_table else None
     incremental = after is not None and lake.exists(schemas.INTERACTIONS)
     changed, n_changed = changed_playlists(lake, after, version) if incremental else (None, 0)
     pairs = batch = None
@@ -78,6 +83,9 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
         if changed is None:
             written = lake.merge(schemas.INTERACTIONS, interactions, delete_missing=True)
             note = f"full sync of playlist_tracks v{version}"
+            if last is not None and not same_table:
+                note += (" (not the table the last run read: created again since, or its id was not recorded"
+                         " then)")
         else:
             # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
             batch = replacing(lake, interactions, changed).persist()
