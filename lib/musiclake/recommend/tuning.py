@@ -598,7 +598,10 @@ def _pairs_on_driver(train: DataFrame, engine: str) -> pd.DataFrame | None:
             log.info("tuning in Spark: %d training interactions, more than the driver engine's %d", n,
                      driver_als.MAX_INTERACTIONS)
             return None
-    pairs = runtime.to_pandas_with_arrow(train.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT))
+    # in key order: the driver's validation splits draw per row in row order, and the order Spark collects rows in
+    # follows its partitioning (the same interactions partitioned otherwise gave another split and another search)
+    pairs = (runtime.to_pandas_with_arrow(train.select(PLAYLIST_IDX, TRACK_IDX, WEIGHT))
+             .sort_values([PLAYLIST_IDX, TRACK_IDX], ignore_index=True, kind="stable"))
     log.info("tuning on the driver (numpy): %d training interactions collected", len(pairs))
     return pairs
 
