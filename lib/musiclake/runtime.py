@@ -507,7 +507,7 @@ def concurrently(calls: Mapping[str, Callable[[], R]], max_workers: int = MAX_CO
         return {name: call() for name, call in calls.items()}
     with ThreadPoolExecutor(max_workers=min(max_workers, len(calls)), thread_name_prefix="musiclake") as pool:
         futures = {name: pool.submit(inheritable_thread_target(call)) for name, call in calls.items()}
-    failed = [(name, f.exception()) for name, f in futures.items() if f.exception() is not None]
+    failed = [(name, exc) for name, f in futures.items() if (exc := f.exception()) is not None]
     for name, exc in failed[1:]:
         log.error("%s failed too: %s", name, exc)
     if failed:
