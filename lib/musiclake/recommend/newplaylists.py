@@ -43,6 +43,7 @@ from pyspark.sql import functions as F
 from musiclake import schemas
 from musiclake.recommend import fit, metrics
 from musiclake.recommend.fit import AlsParams
+from musiclake.runtime import small_frame
 from musiclake.schemas import PLAYLIST_ID, PLAYLIST_IDX, SCORE, TRACK_ID, TRACK_IDX, WEIGHT
 from musiclake.serve.confidence import seed_weights
 from musiclake.serve.model import IdIndex, Model, Popular
@@ -506,7 +507,7 @@ def save_evaluation(lake: Any, evaluation: NewPlaylistEvaluation, version: str, 
     """MERGE the protocol's rows into ``evaluations`` (same schema: the category is encoded in ``split``)."""
     rows = evaluation_rows(evaluation, version, evaluated_at)
     if rows:
-        lake.merge(schemas.EVALUATIONS, lake.spark.createDataFrame(rows, schemas.EVALUATIONS.schema))
+        lake.merge(schemas.EVALUATIONS, small_frame(lake.spark, rows, schemas.EVALUATIONS.schema))
 
 
 def format_table(evaluation: NewPlaylistEvaluation) -> str:

@@ -29,6 +29,7 @@ from musiclake import schemas, storage
 from musiclake.lake import Lake
 from musiclake.recommend import metrics
 from musiclake.recommend.training import TrainResult
+from musiclake.runtime import small_frame
 from musiclake.schemas import PLAYLIST_ID, PLAYLIST_IDX, TRACK_ID, TRACK_IDX
 from musiclake.transforms.ids import assign_indices, with_indices
 from musiclake.transforms.interactions import clean_interactions
@@ -236,7 +237,7 @@ def save_run(
     folder = lake.path(*MODELS_DIR, version_folder(version))
     save_model(result, folder)
 
-    evaluations = lake.spark.createDataFrame(_evaluation_rows(result, version, started), schemas.EVALUATIONS.schema)
+    evaluations = small_frame(lake.spark, _evaluation_rows(result, version, started), schemas.EVALUATIONS.schema)
     add_missing_columns(lake, schemas.EVALUATIONS)
     lake.merge(schemas.EVALUATIONS, evaluations)
     recommendations_spec = (

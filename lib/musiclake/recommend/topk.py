@@ -19,6 +19,7 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from musiclake.runtime import small_frame
 from musiclake.schemas import PLAYLIST_IDX, RANK, SCORE, TRACK_IDX
 
 SEEN = "seen"
@@ -270,4 +271,4 @@ def recommend_top_k_blockified(
 
 
 def _empty_recommendations(spark: SparkSession) -> DataFrame:
-    return spark.createDataFrame([], RANKED_SCHEMA)
+    return small_frame(spark, [], RANKED_SCHEMA)
