@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
 from chispa import assert_df_equality
 
-from musiclake.transforms.dedupe import latest_by, newer_than_current
+from musiclake.transforms.dedupe import latest_by, latest_of_repeats, newer_than_current
 
 pytestmark = pytest.mark.fast  # in `make test-fast`: quick transforms on the session's SparkSession
 
@@ -95,3 +96,34 @@ def test_newer_than_current_keeps_everything_against_an_empty_table(spark):
     current = spark.createDataFrame([], SCHEMA)
 
     assert_df_equality(incoming.transform(newer_than_current(current, ["key"])), incoming, ignore_row_order=True)
+
+
+def test_latest_by_repeated_chooses_what_latest_by_chooses_and_collapses_repeats_by_hash(spark):
+    """Rows that repeat but for their time (a track in many playlists) are collapsed by a hash aggregation first;
+    the choice is the same as the window's alone, ties and nulls included."""
+    rng = random.Random(7)
+    times = [T1, T2, T3, None]
+    rows = [(rng.choice(["a", "b", "c", None]), rng.choice(times), rng.choice(["r1", "r2", None]),
+             rng.choice(["x", "y", None])) for _ in range(300)]
+    df = spark.createDataFrame(rows, SCHEMA).repartition(3)
+
+    collapsed = df.transform(latest_by(["key"], repeated=True))
+
+    assert_df_equality(collapsed, df.transform(latest_by(["key"])), ignore_row_order=True)
+    assert collapsed.count() == 4  # a, b, c and the null key
+    plan = collapsed._jdf.queryExecution().executedPlan().toString()
+    assert "HashAggregate(keys=[key#" in plan and "functions=[partial_max(observed_at" in plan, plan
+
+
+def test_latest_of_repeats_keeps_the_latest_of_rows_equal_but_for_the_column(spark):
+    df = spark.createDataFrame(
+        [("a", T1, "r1", "x"), ("a", T3, "r1", "x"), ("a", T2, "r1", "x"),  # one group: T3 is kept
+         ("a", T1, "r1", "y"),  # another name: a group of its own
+         ("b", None, "r1", "x"), ("b", None, "r1", "x"),  # all null: null
+         ("c", None, "r2", "x"), ("c", T1, "r2", "x")],  # a time beats no time
+        SCHEMA,
+    )
+    expected = spark.createDataFrame(
+        [("a", T3, "r1", "x"), ("a", T1, "r1", "y"), ("b", None, "r1", "x"), ("c", T1, "r2", "x")], SCHEMA)
+
+    assert_df_equality(latest_of_repeats(df, "observed_at"), expected, ignore_row_order=True)

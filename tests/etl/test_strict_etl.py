@@ -128,8 +128,8 @@ def test_a_correction_landed_after_a_bad_record_wins(spark, tmp_path):
 
 
 def test_raw_to_curated_runs_the_planned_number_of_spark_jobs(spark, tmp_path):
-    """The plan of actions (docs/etl.md): the stage and the items are set to be kept (a query each, which runs
-    the shuffles under them), the batch is counted in one query, every check in one query; the rest is Delta's own
+    """The plan of actions (docs/etl.md): the stage, the items and the dimension observations are set to be kept
+    (a query each, which runs the shuffles under them), the batch is counted in one query, every check in one query; the rest is Delta's own
     work per MERGE. A new action (a count, a check of its own) fails this test."""
     raw, lake = str(tmp_path / "landing"), str(tmp_path / "lake")
     _land(raw, "mpd", [_mpd_playlist(p, [_mpd_track(p), _mpd_track(p + 100, duration_ms=-1)]) for p in range(5)], T0)
@@ -139,6 +139,6 @@ def test_raw_to_curated_runs_the_planned_number_of_spark_jobs(spark, tmp_path):
     job = curate_job.run(spark, opts)
 
     queries = {stage: job.spark_work[stage].queries for stage in ("plan", "count", "check")}
-    assert queries == {"plan": 2, "count": 1, "check": 1}
+    assert queries == {"plan": 3, "count": 1, "check": 1}
     runs = _rows(spark, schemas.JOB_RUNS, lake)
     assert [(r["status"], r["records_quarantined"]) for r in runs] == [("succeeded", 5)]

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from musiclake.runtime import kept, release
 from musiclake.transforms import items as item_shape
 from musiclake.transforms import mpd, spotify_api
-from musiclake.transforms.dedupe import latest_by, newer_than_current
+from musiclake.transforms.dedupe import latest_by, latest_of_repeats, newer_than_current
 from musiclake.transforms.envelopes import (
     REASON,
     RECORD,
@@ -68,6 +68,16 @@ class Items:
 
 
 @dataclass(frozen=True)
+class Dimensions:
+    """Stage 5: the dimension tables' updates, and the kept rows they are read from."""
+
+    tracks: DataFrame
+    artists: DataFrame
+    albums: DataFrame
+    observations: DataFrame
+
+
+@dataclass(frozen=True)
 class BatchCounts:
     """What one pass over the batch counted (see :meth:`CuratedPlan.count`)."""
 
@@ -98,6 +108,7 @@ class CuratedPlan:
     quarantine: DataFrame
     envelopes: DataFrame
     items: DataFrame
+    observations: DataFrame  # the dimension columns of the items, repeats collapsed (kept: read by three tables)
 
     def count(self) -> BatchCounts:
         """Records read per run, items, quarantined records and unmodelled entities, in one query."""
@@ -135,8 +146,8 @@ class CuratedPlan:
 
     def release(self) -> None:
         """Drop the kept and cached intermediates (the job calls it whether the plan was saved or not)."""
-        for frame in (self.envelopes, self.items, self.playlists, self.playlist_tracks, self.tracks, self.artists,
-                      self.albums, self.quarantine):
+        for frame in (self.envelopes, self.items, self.observations, self.playlists, self.playlist_tracks,
+                      self.tracks, self.artists, self.albums, self.quarantine):
             release(frame)
 
 
@@ -160,18 +171,19 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
     items = item_rows(parsed)
     playlists, snapshots = playlist_updates(parsed, items, stored["playlists"])
     playlist_tracks = membership_updates(items, playlists, snapshots, stored["playlist_tracks"])
-    tracks, artists, albums = dimension_updates(parsed, items, stored)
+    dimensions = dimension_updates(parsed, items, stored)
     quarantine = quarantine_rows(parsed, items, job_run_id, today)
     # Each output is checked, then merged: cached by the one job that checks them all. Small next to the stage.
     return CuratedPlan(
         playlists=playlists.persist(),
         playlist_tracks=playlist_tracks.persist(),
-        tracks=tracks.persist(),
-        artists=artists.persist(),
-        albums=albums.persist(),
+        tracks=dimensions.tracks.persist(),
+        artists=dimensions.artists.persist(),
+        albums=dimensions.albums.persist(),
         quarantine=quarantine.persist(),
         envelopes=parsed.envelopes,
         items=items.all,
+        observations=dimensions.observations,
     )
 
 
@@ -274,20 +286,28 @@ def membership_updates(items: Items, playlists: DataFrame, snapshots: DataFrame,
     return membership.withColumn(DELETE_FLAG, F.lit(False)).unionByName(stale.withColumn(DELETE_FLAG, F.lit(True)))
 
 
-def dimension_updates(parsed: Parsed, items: Items,
-                      stored: dict[str, DataFrame]) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Stage 5: ``tracks``, ``artists``, ``albums`` rows from items and API objects, latest and newer than stored."""
+def dimension_updates(parsed: Parsed, items: Items, stored: dict[str, DataFrame]) -> Dimensions:
+    """Stage 5: ``tracks``, ``artists``, ``albums`` rows from items and API objects, latest and newer than stored.
+
+    The items are read once for all three: their dimension columns, the repeats of each (a track in thousands of
+    playlists) collapsed to the latest by a hash aggregation (:func:`latest_of_repeats`: the same choice as
+    over every item) and kept; each table's dedupe then reads those few rows. Read three times, the 5.9M items
+    of 100k playlists took 55 s of task time; sorted for a window each, 75 s.
+    """
     dim_items = items.good.unionByName(good_rows(parsed.track_objects), allowMissingColumns=True)
-    with_artists = dim_items.unionByName(good_rows(parsed.artist_objects), allowMissingColumns=True)
-    with_albums = dim_items.unionByName(good_rows(parsed.album_objects), allowMissingColumns=True)
+    observations = kept(latest_of_repeats(dim_items.select(*item_shape.DIMENSION_COLUMNS, "observed_at"),
+                                          "observed_at"))
+    with_artists = observations.unionByName(good_rows(parsed.artist_objects), allowMissingColumns=True)
+    with_albums = observations.unionByName(good_rows(parsed.album_objects), allowMissingColumns=True)
 
     def latest_new(candidates: DataFrame, key: str, name: str) -> DataFrame:
-        return candidates.transform(latest_by([key])).transform(newer_than_current(stored[name], [key]))
+        return candidates.transform(latest_by([key], repeated=True)).transform(newer_than_current(stored[name], [key]))
 
-    return (
-        latest_new(item_shape.track_rows(dim_items), "track_id", "tracks"),
-        latest_new(item_shape.artist_rows(with_artists), "artist_id", "artists"),
-        latest_new(item_shape.album_rows(with_albums), "album_id", "albums"),
+    return Dimensions(
+        tracks=latest_new(item_shape.track_rows(observations), "track_id", "tracks"),
+        artists=latest_new(item_shape.artist_rows(with_artists), "artist_id", "artists"),
+        albums=latest_new(item_shape.album_rows(with_albums), "album_id", "albums"),
+        observations=observations,
     )
 
 

@@ -61,6 +61,13 @@ def without_quarantine_lineage(rows: DataFrame) -> DataFrame:
     return rows.select(*[F.when(bad, F.col(c)).alias(c) if c in QUARANTINE_ONLY else F.col(c) for c in rows.columns])
 
 
+# The item columns the dimension tables read, ``observed_at`` aside (see musiclake.transforms.curate.dimension_updates).
+DIMENSION_COLUMNS = (
+    "track_id", "track_uri", "track_name", "artist_id", "artist_uri", "artist_name", "album_id", "album_uri",
+    "album_name", "album_type", "release_date", "duration_ms", "explicit", "isrc", "source", "run_id",
+)
+
+
 def track_rows(items: DataFrame) -> DataFrame:
     """Valid item-shaped rows with a track id -> ``tracks`` candidates (one per observation)."""
     return items.filter(F.col("track_id").isNotNull()).select(
