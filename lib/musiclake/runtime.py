@@ -464,6 +464,17 @@ def kept(df: DataFrame) -> DataFrame:
     return df.localCheckpoint(eager=False)
 
 
+def storage_memory(spark: SparkSession) -> int:
+    """Bytes the block managers registered now (the executors', and the driver's) may hold for kept and cached
+    blocks, together: Spark's ``getExecutorMemoryStatus``, the figure its UI shows as storage memory."""
+    status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
+    values = status.values().iterator()
+    total = 0
+    while values.hasNext():
+        total += int(values.next()._1())
+    return total
+
+
 def small_frame(spark: SparkSession, rows: Sequence[Any], schema: Any) -> DataFrame:
     """Driver-side ``rows`` (a few: a job run, the runs processed) as a DataFrame of ``schema``, in one partition,
     or in none when there are no rows (e.g. a table that does not exist yet, read as empty).

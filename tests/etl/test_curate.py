@@ -229,3 +229,14 @@ def test_membership_is_shuffled_once_for_its_join_with_the_winners_and_its_dedup
     assert not [line for line in lines[dedupe:join] if "Exchange" in line], "\n".join(lines[dedupe:join + 1])
     assert plan.playlist_tracks.count() == 4
     plan.release()
+
+
+def test_a_batch_keeps_its_items_when_they_fit_a_quarter_of_the_storage_memory(spark):
+    from musiclake import runtime
+
+    per_byte = curate.KEPT_BYTES_PER_LANDED_BYTE
+    assert curate.keeps_items(1000, 4 * 1000 * per_byte)
+    assert not curate.keeps_items(1001, 4 * 1000 * per_byte)
+    assert not curate.keeps_items(1, 0)
+    storage = runtime.storage_memory(spark)  # the test session's 2 GB driver: its storage memory, ~1 GB
+    assert 100 * 2**20 < storage < 2 * 2**30

@@ -9,6 +9,7 @@ that fails a check writes nothing but the quarantine and that job run.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,8 +20,10 @@ from musiclake import bookkeeping, landing, schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake, load_envelopes
 from musiclake.options import JobOptions, OptionsError
-from musiclake.runtime import concurrently, phase
+from musiclake.runtime import concurrently, phase, storage_memory
 from musiclake.transforms import curate, quality
+
+log = logging.getLogger("musiclake.jobs.raw_to_curated")
 
 # The tables this job creates or writes (their catalog registrations are checked before any work).
 WRITES = (*schemas.CURATED_TABLES, *schemas.BOOKKEEPING_TABLES)
@@ -76,7 +79,11 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
         stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
         envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes)
         present = {(m.source, f.entity) for m in runs for f in m.files}
-        plan = curate.plan(envelopes, stored, job.job_run_id, job.today, present)
+        landed, storage = sum(f.bytes for m in runs for f in m.files), storage_memory(lake.spark)
+        keep_items = curate.keeps_items(landed, storage)
+        log.info("batch of %d landed bytes, %d bytes of storage memory: MPD items %s", landed, storage,
+                 "kept" if keep_items else "exploded again by each query (not kept)")
+        plan = curate.plan(envelopes, stored, job.job_run_id, job.today, present, keep_items)
     try:
         with stage("count"):  # reads and parses the batch once, into the cached stage
             counts = plan.count()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from musiclake.runtime import kept, release
+from musiclake.runtime import kept, release, small_frame
 from musiclake.transforms import items as item_shape
 from musiclake.transforms import mpd, spotify_api
 from musiclake.transforms.dedupe import latest_by, latest_of_repeats, newer_than_current
@@ -53,14 +53,20 @@ class Parsed:
     track_objects: DataFrame
     artist_objects: DataFrame
     album_objects: DataFrame
+    holds_api_items: bool = True  # the batch holds API playlists or item pages
+    holds_mpd_items: bool = True  # the batch holds MPD playlists
 
 
 @dataclass(frozen=True)
 class Items:
-    """Stage 2: item rows of both sources (kept: the bulk of the data, parsed once)."""
+    """Stage 2: item rows of both sources. The MPD's are exploded from the kept stage by each query that reads
+    them (three: the dimension observations, the count, the membership); the API's, which take joins and shuffles
+    of playlists and pages, are kept."""
 
     all: DataFrame  # with ``_reason`` for the bad ones
     incomplete: DataFrame  # playlist_id, run_id of API snapshots that did not land whole
+    api: DataFrame  # the API's item rows (kept when the batch holds any)
+    mpd: DataFrame  # the MPD's item rows (kept or not: see item_rows)
 
     @property
     def good(self) -> DataFrame:
@@ -96,8 +102,8 @@ class BatchCounts:
 class CuratedPlan:
     """What one job run will write. ``playlist_tracks`` carries ``_delete`` for rows a newer snapshot removes.
 
-    Nothing is computed until :meth:`count` (one query: reads the stage and items, parsed once and kept) and the
-    job's checks (one query over the outputs, which caches them for the MERGEs).
+    Nothing is computed until :meth:`count` (one query: reads the kept stage, parsed once, and the items exploded
+    from it) and the job's checks (one query over the outputs, which caches them for the MERGEs).
     """
 
     playlists: DataFrame
@@ -109,6 +115,8 @@ class CuratedPlan:
     envelopes: DataFrame
     items: DataFrame
     observations: DataFrame  # the dimension columns of the items, repeats collapsed (kept: read by three tables)
+    api_items: DataFrame  # kept when the batch holds any
+    mpd_items: DataFrame  # kept or not (see item_rows)
 
     def count(self) -> BatchCounts:
         """Records read per run, items, quarantined records and unmodelled entities, in one query."""
@@ -146,13 +154,13 @@ class CuratedPlan:
 
     def release(self) -> None:
         """Drop the kept and cached intermediates (the job calls it whether the plan was saved or not)."""
-        for frame in (self.envelopes, self.items, self.observations, self.playlists, self.playlist_tracks,
-                      self.tracks, self.artists, self.albums, self.quarantine):
+        for frame in (self.envelopes, self.api_items, self.mpd_items, self.observations, self.playlists,
+                      self.playlist_tracks, self.tracks, self.artists, self.albums, self.quarantine):
             release(frame)
 
 
 def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, today: str,
-         present: set[tuple[str, str]] | None = None) -> CuratedPlan:
+         present: set[tuple[str, str]] | None = None, keep_items: bool = True) -> CuratedPlan:
     """Turn raw envelopes into the updates for every curated table (lazily: see :class:`CuratedPlan`).
 
     Parameters
@@ -166,9 +174,11 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
         Stamped on quarantine rows.
     present
         The ``(source, entity)`` pairs the batch's manifests list (None: any); see :func:`parse_sources`.
+    keep_items
+        Keep the MPD items for the queries that read them (see :func:`item_rows` and :func:`keeps_items`).
     """
     parsed = parse_sources(envelopes, present)
-    items = item_rows(parsed)
+    items = item_rows(parsed, keep_items)
     playlists, snapshots = playlist_updates(parsed, items, stored["playlists"])
     playlist_tracks = membership_updates(items, playlists, snapshots, stored["playlist_tracks"])
     dimensions = dimension_updates(parsed, items, stored)
@@ -183,8 +193,22 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
         quarantine=quarantine.persist(),
         envelopes=parsed.envelopes,
         items=items.all,
+        api_items=items.api,
+        mpd_items=items.mpd,
         observations=dimensions.observations,
     )
+
+
+# Bytes a kept MPD item takes per byte of landed (gzip) JSON: 3.66 GB of rows for the 429 MB of 100k playlists.
+KEPT_BYTES_PER_LANDED_BYTE = 9
+
+
+def keeps_items(landed_bytes: int, storage_bytes: int) -> bool:
+    """Whether a batch of ``landed_bytes`` (its landing files, as the manifests list them) keeps its MPD items
+    (:func:`item_rows`): when they take at most a quarter of ``storage_bytes``, the memory Spark may keep blocks
+    in (:func:`musiclake.runtime.storage_memory`). With the 4 GB local driver: up to ~60 MB landed (~15k
+    playlists); on Glue, the executors' memory together."""
+    return landed_bytes * KEPT_BYTES_PER_LANDED_BYTE <= storage_bytes // 4
 
 
 def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = None) -> Parsed:
@@ -214,24 +238,46 @@ def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = N
         track_objects=spotify_api.track_objects(of(*(("spotify", e) for e in spotify_api.TRACK_SOURCES))),
         artist_objects=spotify_api.artist_objects(of(*(("spotify", e) for e in spotify_api.ARTIST_SOURCES))),
         album_objects=spotify_api.album_objects(of(("spotify", "albums"))),
+        holds_api_items=present is None or any(e in present for e in (("spotify", "playlists"),
+                                                                       ("spotify", "playlist_items"))),
+        holds_mpd_items=present is None or ("mpd", "playlists") in present,
     )
 
 
-def item_rows(parsed: Parsed) -> Items:
-    """Stage 2: the item rows of both sources; items of API snapshots that did not land whole are flagged."""
-    api_playlists = good_rows(parsed.api_playlists)
-    api_items = spotify_api.with_incomplete_snapshots(
-        spotify_api.item_rows(api_playlists, good_rows(parsed.api_pages)), api_playlists
-    )
-    all_items = kept(mpd.item_rows(good_rows(parsed.mpd_playlists)).unionByName(api_items)
-                     .transform(item_shape.without_quarantine_lineage))
-    # From the kept items, not from api_items: each plan that reads them then starts there, instead of carrying
-    # (and optimising) the whole parse again.
+def item_rows(parsed: Parsed, keep: bool = True) -> Items:
+    """Stage 2: the item rows of both sources; items of API snapshots that did not land whole are flagged.
+
+    ``keep``: keep the MPD items for the three queries that read them (the dimension observations, the count,
+    the membership). Kept, each query's plan starts at them; not kept, each explodes them from the kept stage
+    again, which costs the driver more planning and code generation per query (~10 s at 1k-10k playlists) but
+    spares keeping every item: ~3.7 GB of rows for 100k playlists, much of it spilled to disk, which cost more
+    than three explodes (raw_to_curated 176 -> 162 s). The job decides by the batch's size
+    (:func:`keeps_items`). The API items are kept whenever the batch holds any (:attr:`Parsed.holds_api_items`):
+    each plan that reads them then starts there instead of joining playlists and pages again.
+
+    A source the batch does not hold gets no items at all, as a frame of no rows: Spark would prune its branch
+    anyway, but only after analysing and optimising it in each query (6 s of driver time in a 1k MPD batch for
+    the API's joins).
+    """
+    spark = parsed.envelopes.sparkSession
+    if parsed.holds_api_items:
+        api_playlists = good_rows(parsed.api_playlists)
+        api_items = kept(spotify_api.with_incomplete_snapshots(
+            spotify_api.item_rows(api_playlists, good_rows(parsed.api_pages)), api_playlists
+        ))
+    else:
+        api_items = small_frame(spark, [], item_shape.ITEM_SCHEMA)
+    if parsed.holds_mpd_items:
+        mpd_items = mpd.item_rows(good_rows(parsed.mpd_playlists)).transform(item_shape.without_quarantine_lineage)
+        if keep:
+            mpd_items = kept(mpd_items)
+    else:
+        mpd_items = small_frame(spark, [], item_shape.ITEM_SCHEMA)
+    all_items = mpd_items.unionByName(api_items.transform(item_shape.without_quarantine_lineage))
     incomplete = (
-        bad_rows(all_items).filter((F.col("source") == "spotify") & F.col(REASON).startswith("incomplete"))
-        .select(*PLAYLIST_RUN).distinct()
+        bad_rows(api_items).filter(F.col(REASON).startswith("incomplete")).select(*PLAYLIST_RUN).distinct()
     )
-    return Items(all=all_items, incomplete=incomplete)
+    return Items(all=all_items, incomplete=incomplete, api=api_items, mpd=mpd_items)
 
 
 def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -250,7 +296,7 @@ def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) 
     is_empty = F.col("_total") == 0
     snapshots = (
         mpd_playlists.select(*PLAYLIST_RUN)
-        .unionByName(api_snapshots.join(items.all, PLAYLIST_RUN, "left_semi").select(*PLAYLIST_RUN))
+        .unionByName(api_snapshots.join(items.api, PLAYLIST_RUN, "left_semi").select(*PLAYLIST_RUN))
         .unionByName(api_snapshots.filter(is_empty).select(*PLAYLIST_RUN))
     )
     playlists = candidates.transform(latest_by(["playlist_id"])).transform(
