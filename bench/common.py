@@ -58,21 +58,41 @@ def spark_env(home: Path) -> dict[str, str]:
 
 @dataclass
 class Measured:
-    """Wall time, peak resident memory of the whole process tree, the load average around the run."""
+    """Wall time, peak resident memory of the whole process tree, the load average around the run.
+
+    ``peak_rss_mb`` sums each process's resident set, so pages that forked processes share (the Python workers a
+    JVM forks) count once per process; ``peak_pss_mb`` sums their proportional sets (a shared page split between
+    its sharers): the tree's real footprint. 0 where the kernel does not report it.
+    """
 
     seconds: float
     peak_rss_mb: float
     load_before: str
     load_after: str
     returncode: int = 0
+    peak_pss_mb: float = 0.0
 
     @property
     def load(self) -> str:
         return f"{self.load_before}-{self.load_after}"
 
 
+def _pss_bytes(pid: int) -> int:
+    """A process's proportional set size from ``/proc/<pid>/smaps_rollup`` (one read, summed by the kernel); 0
+    when unavailable (not Linux, the process gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class PeakMemory:
-    """Samples the summed RSS of a process and its children (psutil) every ``interval`` seconds."""
+    """Samples the summed RSS and PSS of a process and its children (psutil, ``/proc/<pid>/smaps_rollup``) every
+    ``interval`` seconds."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         import psutil
@@ -80,25 +100,28 @@ class PeakMemory:
         self._root = psutil.Process(pid)
         self._interval = interval
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> int:
+    def _sample(self) -> tuple[int, int]:
         import psutil
 
-        total = 0
+        rss = pss = 0
         try:
             procs = [self._root, *self._root.children(recursive=True)]
         except psutil.Error:
-            return 0
+            return 0, 0
         for proc in procs:
             with contextlib.suppress(psutil.Error):
-                total += proc.memory_info().rss
-        return total
+                rss += proc.memory_info().rss
+            pss += _pss_bytes(proc.pid)
+        return rss, pss
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
+            rss, pss = self._sample()
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self._stop.wait(self._interval)
 
     def __enter__(self) -> PeakMemory:
@@ -123,7 +146,7 @@ def run_measured(argv: Sequence[str], env: dict[str, str] | None = None, log: Pa
     finally:
         if log:
             out.close()
-    return Measured(seconds, peak.peak / 2**20, before, load(), code)
+    return Measured(seconds, peak.peak / 2**20, before, load(), code, peak.peak_pss / 2**20)
 
 
 def measure_here(fn, *args, **kwargs) -> tuple[object, Measured]:  # noqa: ANN001 - any callable
@@ -132,7 +155,8 @@ def measure_here(fn, *args, **kwargs) -> tuple[object, Measured]:  # noqa: ANN00
     started = time.monotonic()
     with PeakMemory(os.getpid()) as peak:
         result = fn(*args, **kwargs)
-    return result, Measured(time.monotonic() - started, peak.peak / 2**20, before, load())
+    return result, Measured(time.monotonic() - started, peak.peak / 2**20, before, load(),
+                            peak_pss_mb=peak.peak_pss / 2**20)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -290,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only != "duckdb":
             spark = spark_jobs(landing, base / f"spark-{stamp}", args.profile, args.code)
             for job, m in spark.items():
-                print(f"{size}: {job} {m.seconds:.1f}s, peak {m.peak_rss_mb:.0f} MB, load {m.load}", flush=True)
+                print(f"{size}: {job} {m.seconds:.1f}s, peak {m.peak_rss_mb:.0f} MB (PSS {m.peak_pss_mb:.0f} MB), "
+                      f"load {m.load}", flush=True)
             if args.incremental:
                 incremental = incremental_runs(landing, base / f"spark-{stamp}", args.incremental, args.seed,
                                                args.profile, args.code)
@@ -315,9 +316,9 @@ def _report(rows: list) -> str:
         spark_total = sum(m.seconds for m in spark.values()) if spark else None
         if spark:
             r2c, bi = spark["raw_to_curated"], spark["build_interactions"]
-            cells += [f"{r2c.seconds:.1f} s ({r2c.peak_rss_mb:,.0f} MB, load {r2c.load})",
-                      f"{bi.seconds:.1f} s ({bi.peak_rss_mb:,.0f} MB, load {bi.load})",
-                      f"{spark_total:.1f} s", f"{items / spark_total:,.0f}" if items else "-"]
+            cells += [f"{m.seconds:.1f} s ({m.peak_rss_mb:,.0f} MB, PSS {m.peak_pss_mb:,.0f} MB, load {m.load})"
+                      for m in (r2c, bi)]
+            cells += [f"{spark_total:.1f} s", f"{items / spark_total:,.0f}" if items else "-"]
         else:
             cells += ["-"] * 4
         if duck:
@@ -329,12 +330,14 @@ def _report(rows: list) -> str:
         if with_incremental:
             cells.append(_incremental_cell(incremental) if incremental else "-")
         lines.append(cells)
-    header = ["playlists", "rows (items)", "raw_to_curated (peak RSS, load)", "build_interactions (peak RSS, load)",
+    header = ["playlists", "rows (items)", "raw_to_curated (peak RSS, PSS, load)",
+              "build_interactions (peak RSS, PSS, load)",
               "musiclake total", "musiclake rows/s", "DuckDB (peak RSS, load)", "DuckDB rows/s",
               "musiclake / DuckDB"]
     notes = ("\n\nWall time of each process from start to exit (JVM start-up included for the jobs), peak RSS of its "
-             "process tree, load average before-after. DuckDB does the flatten + dedupe + id mapping into Parquet only "
-             "(no quarantine, checks, Delta MERGE or catalog).")
+             "process tree (each process's resident set summed, shared pages once per sharer) and its peak PSS "
+             "(shared pages split between sharers: the real footprint), load average before-after. DuckDB does the "
+             "flatten + dedupe + id mapping into Parquet only (no quarantine, checks, Delta MERGE or catalog).")
     if with_incremental:
         header.append("incremental batch: into this lake / into an empty lake (ratio)")
         notes += (" Incremental: raw_to_curated + build_interactions on a batch of N changed Spotify API playlists "

@@ -69,3 +69,18 @@ def test_als_iteration_ndcg_excludes_training_tracks():
 
     assert first == 1.0  # track 1 ranks first once track 0 is excluded
     assert abs(second - 1 / np.log2(3)) < 1e-9  # track 2 ranks second
+
+
+def test_peak_memory_of_a_process_tree_counts_a_page_shared_by_a_fork_once_in_pss():
+    """A parent touches 200 MB, then forks a child that only reads it: RSS sums the shared pages twice, PSS once."""
+    import common
+
+    script = ("import os, time\nx = bytearray(200 * 2**20)\nfor i in range(0, len(x), 4096): x[i] = 1\n"
+              "pid = os.fork()\nif pid == 0:\n    s = sum(x[::4096]); time.sleep(1.5); os._exit(0)\n"
+              "os.waitpid(pid, 0)\n")
+
+    measured = common.run_measured([sys.executable, "-c", script])
+
+    assert measured.returncode == 0
+    assert measured.peak_rss_mb > 350  # parent and child each count the 200 MB
+    assert 150 < measured.peak_pss_mb < 300  # split between them: counted once
