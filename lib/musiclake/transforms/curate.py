@@ -59,9 +59,9 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Items:
-    """Stage 2: item rows of both sources. The MPD's are exploded from the kept stage by each query that reads
-    them (three: the dimension observations, the count, the membership); the API's, which take joins and shuffles
-    of playlists and pages, are kept."""
+    """Stage 2: item rows of both sources. The MPD's are kept in a batch small enough, else exploded from the kept
+    stage by each query that reads them (three: the dimension observations, the count, the membership; see
+    :func:`item_rows`); the API's, which take joins and shuffles of playlists and pages, are kept."""
 
     all: DataFrame  # with ``_reason`` for the bad ones
     incomplete: DataFrame  # playlist_id, run_id of API snapshots that did not land whole
