@@ -224,10 +224,13 @@ def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = N
     checked = kept(with_envelope_problem(envelopes, present).transform(mpd.with_typed_body))
     good, bad = split_problems(checked)
 
+    def holds(*entities: tuple[str, str]) -> bool:
+        return present is None or any(e in present for e in entities)
+
     def of(*entities: tuple[str, str]) -> DataFrame:
         """The good envelopes if the batch holds any of ``entities``, else none (Spark then prunes the branch:
         an MPD batch plans no API joins and shuffles, and an API batch none of the MPD's)."""
-        return good if present is None or any(e in present for e in entities) else good.limit(0)
+        return good if holds(*entities) else good.limit(0)
 
     return Parsed(
         envelopes=checked,
@@ -238,9 +241,8 @@ def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = N
         track_objects=spotify_api.track_objects(of(*(("spotify", e) for e in spotify_api.TRACK_SOURCES))),
         artist_objects=spotify_api.artist_objects(of(*(("spotify", e) for e in spotify_api.ARTIST_SOURCES))),
         album_objects=spotify_api.album_objects(of(("spotify", "albums"))),
-        holds_api_items=present is None or any(e in present for e in (("spotify", "playlists"),
-                                                                       ("spotify", "playlist_items"))),
-        holds_mpd_items=present is None or ("mpd", "playlists") in present,
+        holds_api_items=holds(("spotify", "playlists"), ("spotify", "playlist_items")),
+        holds_mpd_items=holds(("mpd", "playlists")),
     )
 
 
