@@ -249,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{r['per_iteration']:.2f} s", f"{r['per_iteration'] / fastest_implicit:.1f}x",
              f"{flops['total'] / r['per_iteration'] / 1e9:.1f}" if r.get("nnz") else "-",
              f"{r['ndcg']:.4f}", r["load"]) for r in results]
-    body = f"Command: `bench/als_iteration.py {' '.join(argv or sys.argv[1:])}`\n\n"
-    body += table(["model", f"fit {args.iterations} it.", "fit 1 it.", "per iteration", "vs implicit",
+    body = table(["model", f"fit {args.iterations} it.", "fit 1 it.", "per iteration", "vs implicit",
                    "GFLOP/s of the exact solve", f"NDCG@10 ({NDCG_SAMPLE:,} playlists)", "load"], rows)
     body += (f"\n\n{args.size:,} playlists x {items:,} tracks, {nnz:,} training interactions, rank {args.rank}, "
              f"alpha {args.alpha}, seed {SEED}. Exact solve per iteration: {flops['total'] / 1e9:.1f} GFLOP "
