@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
+from scipy import sparse
 
 from musiclake.recommend.fit import AlsParams
 from musiclake.serve.confidence import BM25, BM25_B, BM25_K1, MIN_BM25_WEIGHT, seed_weights
 
 # the tuner's engine "auto" fits trials here up to this many training interactions: below, Spark's fixed cost per fit
-# dominates a trial; above, a numpy iteration costs as much as Spark's on 2 local cores (~18 s at 5.8M, rank 64) and
-# far more than on a Glue cluster's executors
+# dominates a trial; above, a numpy iteration costs nearly what Spark's does on 2 local cores (~9 s at 5.8M, rank 64,
+# vs Spark's ~13 s) and far more than on a Glue cluster's executors, and the driver holds every interaction
 MAX_INTERACTIONS = 1_000_000
 DEFAULT_CG_STEPS = 3
 BLOCK_ELEMENTS = 1 << 24  # factor floats gathered at once (128 MB as float64)
@@ -140,23 +140,25 @@ def solve_rows(ratings: Ratings, fixed: np.ndarray, start: np.ndarray, reg_param
             continue
         block_counts = counts[first:last]
         owner = np.repeat(np.arange(last - first), block_counts)
-        nonempty = block_counts > 0
-        gathered = fixed[ratings.columns[lo:hi]]
+        columns = ratings.columns[lo:hi]
+        indptr = ratings.indptr[first:last + 1] - lo
+        gathered = fixed[columns]
         values = ratings.values[lo:hi]
         extra = (alpha * np.abs(values)).astype(dtype)  # confidence - 1
         positive = values > 0
         reg = (reg_param * np.bincount(owner, weights=positive, minlength=last - first)).astype(dtype)
 
-        def segment_sum(per_entry: np.ndarray, owner=owner, nonempty=nonempty, n=last - first) -> np.ndarray:
-            out = np.zeros((n, rank), dtype=dtype)  # pandas' grouped sum: ~3x numpy's reduceat on short segments
-            out[nonempty] = pd.DataFrame(per_entry).groupby(owner, sort=False).sum().to_numpy()
-            return out
+        def weighted_sum(per_entry: np.ndarray, columns=columns, indptr=indptr, n=last - first) -> np.ndarray:
+            """Each row's sum of ``per_entry[j] * fixed[columns[j]]`` over its entries ``j``: a sparse (rows x
+            fixed) matrix times ``fixed`` (scipy), without the entries' gathered products in memory."""
+            weights = sparse.csr_matrix((per_entry, columns, indptr), shape=(n, len(fixed)))
+            return np.asarray(weights @ fixed)
 
         def times_lhs(x: np.ndarray, gathered=gathered, owner=owner, extra=extra, reg=reg) -> np.ndarray:
             projected = np.einsum("ij,ij->i", gathered, x[owner])
-            return x @ gram + segment_sum((extra * projected)[:, None] * gathered) + reg[:, None] * x
+            return x @ gram + weighted_sum(extra * projected) + reg[:, None] * x
 
-        rhs = segment_sum((positive * (1.0 + extra)).astype(dtype)[:, None] * gathered)
+        rhs = weighted_sum((positive * (1.0 + extra)).astype(dtype))
         solved[first:last] = _conjugate_gradient(times_lhs, rhs, start[first:last].astype(dtype), cg_steps)
     return solved
 
