@@ -26,9 +26,12 @@ def _random_ratings(seed: int = 0) -> tuple[driver_als.Ratings, np.ndarray]:
     return ratings, rng.standard_normal((25, 5))
 
 
+@pytest.mark.parametrize("with_scipy", [True, False])  # the sparse product, and the pandas fallback without scipy
 @pytest.mark.parametrize("block_elements", [driver_als.BLOCK_ELEMENTS, 12])  # one block; a few rows per block
-def test_a_half_step_solves_each_rows_implicit_als_normal_equation(monkeypatch, block_elements):
+def test_a_half_step_solves_each_rows_implicit_als_normal_equation(monkeypatch, block_elements, with_scipy):
     monkeypatch.setattr(driver_als, "BLOCK_ELEMENTS", block_elements)
+    if not with_scipy:
+        monkeypatch.setattr(driver_als, "sparse", None)
     ratings, fixed = _random_ratings()
     gram = fixed.T @ fixed
 
@@ -41,6 +44,26 @@ def test_a_half_step_solves_each_rows_implicit_als_normal_equation(monkeypatch, 
             continue
         expected = fold_in(fixed[ratings.columns[entries]], ratings.values[entries], gram, 0.1, 4.0)
         np.testing.assert_allclose(solved[row], expected, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("with_scipy", [True, False])
+def test_weighted_row_sums_add_each_rows_weighted_fixed_vectors(monkeypatch, with_scipy):
+    if not with_scipy:
+        monkeypatch.setattr(driver_als, "sparse", None)
+    ratings, fixed = _random_ratings(seed=3)
+    fixed = fixed.astype(np.float32)
+    owner = np.repeat(np.arange(ratings.n_rows), np.diff(ratings.indptr))
+    weights = np.linspace(-1.0, 2.0, len(ratings.columns)).astype(np.float32)
+
+    sums = driver_als.weighted_row_sums(weights, ratings.columns, ratings.indptr, fixed, owner,
+                                        fixed[ratings.columns])
+
+    expected = np.zeros((ratings.n_rows, fixed.shape[1]), dtype=np.float64)
+    for j, (row, column) in enumerate(zip(owner, ratings.columns, strict=True)):
+        expected[row] += weights[j] * fixed[column]
+    assert sums.shape == expected.shape and sums.dtype == np.float32
+    np.testing.assert_allclose(sums, expected, rtol=1e-5, atol=1e-5)
+    assert not sums[7].any()  # the row without ratings
 
 
 def test_few_conjugate_gradient_steps_approach_the_exact_solve_from_a_warm_start():

@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import sparse
+import pandas as pd
+
+try:  # not among Glue 5.1's promised packages: weighted_row_sums falls back to pandas without it
+    from scipy import sparse
+except ImportError:  # the tests set it to None to run the fallback
+    sparse = None
 
 from musiclake.recommend.fit import AlsParams
 from musiclake.serve.confidence import BM25, BM25_B, BM25_K1, MIN_BM25_WEIGHT, seed_weights
@@ -148,11 +153,9 @@ def solve_rows(ratings: Ratings, fixed: np.ndarray, start: np.ndarray, reg_param
         positive = values > 0
         reg = (reg_param * np.bincount(owner, weights=positive, minlength=last - first)).astype(dtype)
 
-        def weighted_sum(per_entry: np.ndarray, columns=columns, indptr=indptr, n=last - first) -> np.ndarray:
-            """Each row's sum of ``per_entry[j] * fixed[columns[j]]`` over its entries ``j``: a sparse (rows x
-            fixed) matrix times ``fixed`` (scipy), without the entries' gathered products in memory."""
-            weights = sparse.csr_matrix((per_entry, columns, indptr), shape=(n, len(fixed)))
-            return np.asarray(weights @ fixed)
+        def weighted_sum(per_entry: np.ndarray, columns=columns, indptr=indptr, owner=owner,
+                         gathered=gathered) -> np.ndarray:
+            return weighted_row_sums(per_entry, columns, indptr, fixed, owner, gathered)
 
         def times_lhs(x: np.ndarray, gathered=gathered, owner=owner, extra=extra, reg=reg) -> np.ndarray:
             projected = np.einsum("ij,ij->i", gathered, x[owner])
@@ -161,6 +164,24 @@ def solve_rows(ratings: Ratings, fixed: np.ndarray, start: np.ndarray, reg_param
         rhs = weighted_sum((positive * (1.0 + extra)).astype(dtype))
         solved[first:last] = _conjugate_gradient(times_lhs, rhs, start[first:last].astype(dtype), cg_steps)
     return solved
+
+
+def weighted_row_sums(per_entry: np.ndarray, columns: np.ndarray, indptr: np.ndarray, fixed: np.ndarray,
+                      owner: np.ndarray, gathered: np.ndarray) -> np.ndarray:
+    """Each row's sum of ``per_entry[j] * fixed[columns[j]]`` over its entries ``j`` (rows in compressed form:
+    ``indptr``; ``owner[j]`` is entry ``j``'s row and ``gathered[j]`` is ``fixed[columns[j]]``).
+
+    With scipy: a sparse (rows x fixed) matrix times ``fixed``, without the entries' products in memory (10-20x
+    faster on the tuner's fits). Glue 5.1 is not promised to ship scipy (it is not among the packages the job
+    relies on), so without it: pandas' grouped sum of the products (~3x numpy's ``reduceat`` on short rows).
+    """
+    n = len(indptr) - 1
+    if sparse is not None:
+        return np.asarray(sparse.csr_matrix((per_entry, columns, indptr), shape=(n, len(fixed))) @ fixed)
+    out = np.zeros((n, fixed.shape[1]), dtype=fixed.dtype)
+    nonempty = np.diff(indptr) > 0
+    out[nonempty] = pd.DataFrame(per_entry[:, None] * gathered).groupby(owner, sort=False).sum().to_numpy()
+    return out
 
 
 def _rows_per_block(counts: np.ndarray, max_entries: int) -> np.ndarray:
