@@ -171,9 +171,9 @@ def weighted_row_sums(per_entry: np.ndarray, columns: np.ndarray, indptr: np.nda
     """Each row's sum of ``per_entry[j] * fixed[columns[j]]`` over its entries ``j`` (rows in compressed form:
     ``indptr``; ``owner[j]`` is entry ``j``'s row and ``gathered[j]`` is ``fixed[columns[j]]``).
 
-    With scipy: a sparse (rows x fixed) matrix times ``fixed``, without the entries' products in memory (10-20x
-    faster on the tuner's fits). Glue 5.1 is not promised to ship scipy (it is not among the packages the job
-    relies on), so without it: pandas' grouped sum of the products (~3x numpy's ``reduceat`` on short rows).
+    With scipy: a sparse (rows x fixed) matrix times ``fixed``, without the entries' products in memory (the sums
+    10-20x faster than the fallback on the demo's blocks, a fit 2-2.5x). Glue 5.1 is not promised to ship scipy, so
+    without it: pandas' grouped sum of the products, the same numbers.
     """
     n = len(indptr) - 1
     if sparse is not None:
