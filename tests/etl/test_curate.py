@@ -17,7 +17,7 @@ from landing_builders import (
 )
 from pyspark.sql import types as T
 
-from musiclake import schemas
+from musiclake import runtime, schemas
 from musiclake.transforms import curate
 
 MPD_RUN = "mpd-20261101T000000Z-aaaaaaaa"
@@ -218,8 +218,12 @@ def test_membership_is_shuffled_once_for_its_join_with_the_winners_and_its_dedup
                  key=str(pid), http_status=None) for pid in (1, 2)]})
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")  # as at scale: the winners are not broadcast
     try:
-        plan = curate.plan(batch, _current(spark), "jr_1", "2026-11-27")
-        lines = plan.playlist_tracks._jdf.queryExecution().executedPlan().toString().splitlines()
+        current = _current(spark)
+        parsed = curate.parse_sources(batch)
+        items = curate.item_rows(parsed)
+        playlists, _ = curate.playlist_updates(parsed, items, current["playlists"])
+        membership = curate.winning_membership(items, playlists)
+        lines = membership._jdf.queryExecution().executedPlan().toString().splitlines()
     finally:
         spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
     dedupe = next(i for i, line in enumerate(lines) if "Window [row_number() windowspecdefinition(playlist_id" in line
@@ -227,7 +231,37 @@ def test_membership_is_shuffled_once_for_its_join_with_the_winners_and_its_dedup
     join = next(i for i in range(dedupe, len(lines)) if "Join" in lines[i])
     assert "Join [playlist_id#" in lines[join].replace("SortMergeJoin", "Join"), lines[join]
     assert not [line for line in lines[dedupe:join] if "Exchange" in line], "\n".join(lines[dedupe:join + 1])
-    assert plan.playlist_tracks.count() == 4
+    assert membership.count() == 4
+    runtime.release(parsed.envelopes)
+
+
+def test_the_deletes_are_checked_against_the_kept_membership_not_a_second_dedupe(spark):
+    """``playlist_tracks`` is the kept membership plus the stored rows a newer snapshot no longer has; finding
+    those reads the kept rows, so no plan behind ``playlist_tracks`` explodes, joins or sorts the items again (it
+    did, once more than the membership itself: at 100k playlists 24 s of task time, first load or not)."""
+    old = [_mpd_track(t, f"Song {t}", "artist1", "album1") for t in (t1, t2, t3)]
+    new = [_mpd_track(t1, "Song 1", "artist1", "album1")]
+    current = _current(spark)
+    stored = read_envelopes(spark, {MPD_FILE: [
+        envelope(MPD_RUN, "mpd", "playlists", {"pid": 1, "name": "x", "modified_at": 1500000000, "tracks": old},
+                 key="1", http_status=None)]})
+    first = curate.plan(stored, current, "jr_1", "2026-11-27")
+    current["playlist_tracks"] = first.playlist_tracks.drop(curate.DELETE_FLAG).localCheckpoint()
+    current["playlists"] = first.playlists.localCheckpoint()
+    first.release()
+    later_run = "mpd-20261102T000000Z-bbbbbbbb"
+    batch = read_envelopes(spark, {source_file(later_run, "mpd", "playlists"): [
+        envelope(later_run, "mpd", "playlists", {"pid": 1, "name": "x", "modified_at": 1600000000, "tracks": new},
+                 key="1", http_status=None)]})
+
+    plan = curate.plan(batch, current, "jr_2", "2026-11-28")
+
+    executed = plan.playlist_tracks._jdf.queryExecution().executedPlan().toString()
+    position_dedupes = [line for line in executed.splitlines() if "Window [" in line
+                        and ", position" in line.split("windowspecdefinition(")[1][:40]]
+    assert "Generate" not in executed and not position_dedupes, executed
+    assert sorted((r["position"], r["track_id"], r[curate.DELETE_FLAG]) for r in plan.playlist_tracks.collect()) \
+        == [(0, t1, False), (1, t2, True), (2, t3, True)]
     plan.release()
 
 
@@ -240,3 +274,63 @@ def test_a_batch_keeps_its_items_when_they_fit_a_quarter_of_the_storage_memory(s
     assert not curate.keeps_items(1, 0)
     storage = runtime.storage_memory(spark)  # the test session's 2 GB driver: its storage memory, ~1 GB
     assert 100 * 2**20 < storage < 2 * 2**30
+
+
+def _subtrees(plan: str, marker) -> list[str]:
+    """The subtrees (as text) of the executed plan's nodes whose line satisfies ``marker``."""
+    lines = plan.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if marker(line):
+            depth = len(line) - len(line.lstrip(" :+-"))
+            end = next((j for j in range(i + 1, len(lines)) if len(lines[j]) - len(lines[j].lstrip(" :+-")) <= depth),
+                       len(lines))
+            found.append("\n".join(lines[i:end]))
+    return found
+
+
+def _position_dedupe(line: str) -> bool:
+    return "Window [" in line and ", position" in line.split("windowspecdefinition(")[1][:40]
+
+
+def test_an_mpd_batch_whose_observations_are_landed_once_explodes_its_items_under_no_dedupe(spark):
+    """Each MPD observation exploded with its index holds each position once: the window per (playlist, position)
+    only reads the API's rows (which may repeat: pages land twice), not the MPD items (at 100k playlists it sorted
+    all 5.9 million)."""
+    tracks = [_mpd_track(t1, "Song 1", "artist1", "album1"), _mpd_track(t2, "Song 2", "artist2", "album2")]
+    batch = read_envelopes(spark, {MPD_FILE: [
+        envelope(MPD_RUN, "mpd", "playlists", {"pid": pid, "name": "x", "modified_at": 1500000000, "tracks": tracks},
+                 key=str(pid), http_status=None) for pid in (1, 2)]})
+
+    plan = curate.plan(batch, _current(spark), "jr_1", "2026-11-27")
+
+    parsed = curate.parse_sources(batch)
+    assert not curate.mpd_observations_repeat(parsed)
+    items = curate.item_rows(parsed, keep=False)  # as in a big batch: the plan explodes them
+    playlists, _ = curate.playlist_updates(parsed, items, _current(spark)["playlists"])
+    executed = curate.winning_membership(items, playlists, mpd_repeats=False)._jdf.queryExecution() \
+        .executedPlan().toString()
+    assert "Generate" in executed  # the MPD items are exploded here...
+    assert not [tree for tree in _subtrees(executed, _position_dedupe) if "Generate" in tree], executed  # ...not sorted
+    assert sorted((r["playlist_id"], r["position"], r["track_id"]) for r in plan.playlist_tracks.collect()) == [
+        ("mpd:1", 0, t1), ("mpd:1", 1, t2), ("mpd:2", 0, t1), ("mpd:2", 1, t2)]
+    plan.release()
+    runtime.release(parsed.envelopes)
+
+
+def test_an_mpd_playlist_landed_twice_in_a_run_at_the_same_time_is_still_one_row_per_position(spark):
+    """The same pid twice in one run with the same ``modified_at`` (two envelopes of one observation, their tracks
+    different): the batch is planned with the dedupe, which keeps one row per position, chosen by value (the same
+    choice however Spark partitions the rows)."""
+    first = [_mpd_track(t1, "Song 1", "artist1", "album1"), _mpd_track(t2, "Song 2", "artist2", "album2")]
+    second = [_mpd_track(t3, "Song 3", "artist1", "album1")]
+    batch = read_envelopes(spark, {MPD_FILE: [
+        envelope(MPD_RUN, "mpd", "playlists", {"pid": 7, "name": "x", "modified_at": 1500000000, "tracks": tracks},
+                 key="7", http_status=None) for tracks in (first, second)]})
+
+    assert curate.mpd_observations_repeat(curate.parse_sources(batch))
+    plan = curate.plan(batch, _current(spark), "jr_1", "2026-11-27")
+
+    rows = sorted((r["position"], r["track_id"]) for r in plan.playlist_tracks.collect())
+    assert rows == [(0, min(t1, t3)), (1, t2)]
+    plan.release()

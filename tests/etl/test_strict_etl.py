@@ -129,11 +129,12 @@ def test_a_correction_landed_after_a_bad_record_wins(spark, tmp_path):
 
 
 def test_raw_to_curated_runs_the_planned_number_of_spark_jobs(spark, tmp_path, monkeypatch):
-    """The plan of actions (docs/etl.md): the stage, the dimension observations and (in a small batch) the MPD
-    items are set to be kept (a query each, which runs the shuffles under them; an MPD batch keeps no API items),
-    the batch is counted in one query, every check in one query; the rest is Delta's own work per MERGE. A new
-    action (a count, a check of its own) fails this test. A batch too big to keep its items (here: as if each
-    landed byte took a GB) plans one query less and curates the same tables."""
+    """The plan of actions (docs/etl.md): the dimension observations, (in a small batch) the MPD items and the
+    membership are set to be kept (a query each, which runs the shuffles under them; an MPD batch keeps no API
+    items), one small query finds whether an MPD observation repeats, the batch is counted in one query, every
+    check in one query; the rest is Delta's own work per MERGE. A new action (a count, a check of its own) fails
+    this test. A batch too big to keep its items (here: as if each landed byte took a GB) plans one query less
+    and curates the same tables."""
     raw, lake = str(tmp_path / "landing"), str(tmp_path / "lake")
     _land(raw, "mpd", [_mpd_playlist(p, [_mpd_track(p), _mpd_track(p + 100, duration_ms=-1)]) for p in range(5)], T0)
 
@@ -147,9 +148,9 @@ def test_raw_to_curated_runs_the_planned_number_of_spark_jobs(spark, tmp_path, m
     big = run(str(tmp_path / "lake-big"))
 
     queries = {stage: job.spark_work[stage].queries for stage in ("plan", "count", "check")}
-    assert queries == {"plan": 3, "count": 1, "check": 1}
+    assert queries == {"plan": 5, "count": 1, "check": 1}
     assert {stage: big.spark_work[stage].queries for stage in ("plan", "count", "check")} == {
-        "plan": 2, "count": 1, "check": 1}
+        "plan": 4, "count": 1, "check": 1}
     for spec in (schemas.PLAYLIST_TRACKS, schemas.TRACKS, schemas.ARTISTS, schemas.ALBUMS, schemas.PLAYLISTS):
         rows, big_rows = (sorted(map(repr, _rows(spark, spec, path))) for path in (lake, str(tmp_path / "lake-big")))
         assert rows == big_rows and rows, spec.name

@@ -117,6 +117,8 @@ class CuratedPlan:
     observations: DataFrame  # the dimension columns of the items, repeats collapsed (kept: read by three tables)
     api_items: DataFrame  # kept when the batch holds any
     mpd_items: DataFrame  # kept or not (see item_rows)
+    membership: DataFrame  # kept: playlist_tracks' rows that are not deletes
+    stale: DataFrame  # cached: playlist_tracks' deletes
 
     def count(self) -> BatchCounts:
         """Records read per run, items, quarantined records and unmodelled entities, in one query."""
@@ -155,7 +157,7 @@ class CuratedPlan:
     def release(self) -> None:
         """Drop the kept and cached intermediates (the job calls it whether the plan was saved or not)."""
         for frame in (self.envelopes, self.api_items, self.mpd_items, self.observations, self.playlists,
-                      self.playlist_tracks, self.tracks, self.artists, self.albums, self.quarantine):
+                      self.membership, self.stale, self.tracks, self.artists, self.albums, self.quarantine):
             release(frame)
 
 
@@ -179,14 +181,19 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
     """
     parsed = parse_sources(envelopes, present)
     items = item_rows(parsed, keep_items)
-    playlists, snapshots = playlist_updates(parsed, items, stored["playlists"])
-    playlist_tracks = membership_updates(items, playlists, snapshots, stored["playlist_tracks"])
+    # First the dimension observations: keeping them parses the batch into the kept stage and explodes the items
+    # in the same pass; the queries after read the stage.
     dimensions = dimension_updates(parsed, items, stored)
+    playlists, snapshots = playlist_updates(parsed, items, stored["playlists"])
+    playlists = playlists.persist()  # before the membership is kept, whose plan (made then) reads it
+    membership, stale = membership_updates(items, playlists, snapshots, stored["playlist_tracks"],
+                                           mpd_observations_repeat(parsed))
+    stale = stale.persist()
     quarantine = quarantine_rows(parsed, items, job_run_id, today)
     # Each output is checked, then merged: cached by the one job that checks them all. Small next to the stage.
     return CuratedPlan(
-        playlists=playlists.persist(),
-        playlist_tracks=playlist_tracks.persist(),
+        playlists=playlists,
+        playlist_tracks=with_deletes(membership, stale),
         tracks=dimensions.tracks.persist(),
         artists=dimensions.artists.persist(),
         albums=dimensions.albums.persist(),
@@ -196,6 +203,8 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
         api_items=items.api,
         mpd_items=items.mpd,
         observations=dimensions.observations,
+        membership=membership,
+        stale=stale,
     )
 
 
@@ -307,30 +316,62 @@ def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) 
     return playlists, snapshots
 
 
-def membership_updates(items: Items, playlists: DataFrame, snapshots: DataFrame,
-                       stored_playlist_tracks: DataFrame) -> DataFrame:
-    """Stage 4: ``playlist_tracks`` rows of the playlists being updated, plus ``_delete`` rows for the stored
-    positions a newer snapshot no longer has."""
-    # The items of each playlist's winning observation, joined on the playlist id alone (each playlist has one
-    # winner): the rows come out partitioned by playlist id, which the dedupe per (playlist id, position) below
-    # uses as it is. Joined on all three columns they came out partitioned by those, and the dedupe shuffled every
-    # item again. The match on run and time is wrapped in coalesce so that the optimizer keeps it a condition of
-    # the join instead of making the two columns join keys again (a null never matches, as in an equi-join).
+def winning_membership(items: Items, playlists: DataFrame, mpd_repeats: bool = True) -> DataFrame:
+    """The membership rows of each playlist's winning observation (``playlists``: one row per playlist), one per
+    position.
+
+    ``mpd_repeats``: whether an MPD observation of the batch is held by more than one envelope
+    (:func:`mpd_observations_repeat`). When none is (the usual case), each MPD observation holds each position once
+    already (its items are exploded with their index), so only the API's rows (pages of a snapshot may overlap or
+    land twice) go through the dedupe's window, which at 100k playlists sorted all 5.9M items. (Broadcasting the
+    winners instead of shuffling the items for the join was slower at 100k playlists: 182 s vs 157 s for the job,
+    one run each.)
+    """
     winners = playlists.select("playlist_id", F.col("run_id").alias("_won_run"),
                                F.col("observed_at").alias("_won_at"))
+    # The items are joined on the playlist id alone (each playlist has one winner): the rows come out partitioned
+    # by playlist id, which the dedupe per (playlist id, position) uses as it is. Joined on all three columns they
+    # came out partitioned by those, and the dedupe shuffled every item again. The match on run and time is wrapped
+    # in coalesce so that the optimizer keeps it a condition of the join instead of making the two columns join keys
+    # again (a null never matches, as in an equi-join).
     same_observation = (F.col("run_id") == F.col("_won_run")) & (F.col("observed_at") == F.col("_won_at"))
-    membership = (
-        item_shape.membership_rows(items.good)
-        .join(winners, "playlist_id")
-        .filter(F.coalesce(same_observation, F.lit(False)))
-        .drop("_won_run", "_won_at")
-        .transform(latest_by(["playlist_id", "position"]))
-    )
+
+    def of_winners(rows: DataFrame) -> DataFrame:
+        return (item_shape.membership_rows(good_rows(rows)).join(winners, "playlist_id")
+                .filter(F.coalesce(same_observation, F.lit(False))).drop("_won_run", "_won_at"))
+
+    dedupe = latest_by(["playlist_id", "position"])
+    if mpd_repeats:
+        return of_winners(items.all).transform(dedupe)
+    return of_winners(items.mpd).unionByName(of_winners(items.api).transform(dedupe))
+
+
+def mpd_observations_repeat(parsed: Parsed) -> bool:
+    """Whether any MPD playlist observation (``playlist_id, run_id, observed_at``) is held by more than one
+    envelope of the batch (the same playlist twice in a run, with the same ``modified_at``): one small query."""
+    if not parsed.holds_mpd_items:
+        return False
+    observations = mpd.playlist_rows(good_rows(parsed.mpd_playlists)).groupBy(*PLAYLIST_RUN, "observed_at")
+    return bool(observations.count().filter(F.col("count") > 1).limit(1).collect())
+
+
+def membership_updates(items: Items, playlists: DataFrame, snapshots: DataFrame, stored_playlist_tracks: DataFrame,
+                       mpd_repeats: bool = True) -> tuple[DataFrame, DataFrame]:
+    """Stage 4: ``(membership, stale)``: the ``playlist_tracks`` rows of the playlists being updated (kept), and
+    the stored rows at positions a newer snapshot no longer has (see :func:`with_deletes`)."""
+    # Kept: the stale rows below are checked against it, and a second reference to the plan behind it explodes,
+    # shuffles and sorts every item again (at 100k playlists 24 s of task time, even on a first load).
+    membership = kept(winning_membership(items, playlists, mpd_repeats))
     replaced = playlists.join(snapshots, PLAYLIST_RUN, "left_semi").select("playlist_id")
     stale = (
         stored_playlist_tracks.join(replaced, "playlist_id", "left_semi")
         .join(membership.select("playlist_id", "position"), ["playlist_id", "position"], "left_anti")
     )
+    return membership, stale
+
+
+def with_deletes(membership: DataFrame, stale: DataFrame) -> DataFrame:
+    """The ``playlist_tracks`` MERGE batch: ``membership`` rows, and ``stale`` rows flagged :data:`DELETE_FLAG`."""
     return membership.withColumn(DELETE_FLAG, F.lit(False)).unionByName(stale.withColumn(DELETE_FLAG, F.lit(True)))
 
 
