@@ -208,6 +208,11 @@ def test_plan_keeps_the_membership_of_a_playlist_whose_items_answered_403(spark)
     plan.release()
 
 
+def _position_dedupe(line: str) -> bool:
+    """An executed-plan line of a window per (playlist, position): the membership's dedupe."""
+    return "Window [" in line and ", position" in line.split("windowspecdefinition(")[1][:40]
+
+
 def test_membership_is_shuffled_once_for_its_join_with_the_winners_and_its_dedupe(spark):
     """The items of the winning snapshots are joined on the playlist id and deduplicated per (playlist, position)
     in the same partitioning: no exchange between the join and the dedupe (at 100k playlists that second shuffle
@@ -257,9 +262,8 @@ def test_the_deletes_are_checked_against_the_kept_membership_not_a_second_dedupe
     plan = curate.plan(batch, current, "jr_2", "2026-11-28")
 
     executed = plan.playlist_tracks._jdf.queryExecution().executedPlan().toString()
-    position_dedupes = [line for line in executed.splitlines() if "Window [" in line
-                        and ", position" in line.split("windowspecdefinition(")[1][:40]]
-    assert "Generate" not in executed and not position_dedupes, executed
+    assert "Generate" not in executed and not [line for line in executed.splitlines() if _position_dedupe(line)], \
+        executed
     assert sorted((r["position"], r["track_id"], r[curate.DELETE_FLAG]) for r in plan.playlist_tracks.collect()) \
         == [(0, t1, False), (1, t2, True), (2, t3, True)]
     plan.release()
@@ -287,10 +291,6 @@ def _subtrees(plan: str, marker) -> list[str]:
                        len(lines))
             found.append("\n".join(lines[i:end]))
     return found
-
-
-def _position_dedupe(line: str) -> bool:
-    return "Window [" in line and ", position" in line.split("windowspecdefinition(")[1][:40]
 
 
 def test_an_mpd_batch_whose_observations_are_landed_once_explodes_its_items_under_no_dedupe(spark):
