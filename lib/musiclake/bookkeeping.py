@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from musiclake import landing, schemas, storage
-from musiclake.lake import Lake, file_sizes
+from musiclake.lake import CatalogConflictError, Lake, file_sizes
 from musiclake.runtime import SparkWork, small_frame
 
 log = logging.getLogger("musiclake.bookkeeping")
@@ -55,10 +55,13 @@ class JobRun:
         """Record a ``failed`` run (with the error as its message) if the block raises, then re-raise.
 
         Wrap a job's whole body in it: whatever step fails (loading, planning, a check, a write), ``job_runs``
-        says so. If recording fails too, that is logged and the job's own error raised.
+        says so. If recording fails too, that is logged and the job's own error raised. A catalog conflict
+        (:meth:`Lake.checking_registrations`) records nothing: ``job_runs`` may be the conflicting table.
         """
         try:
             yield
+        except CatalogConflictError:
+            raise  # the tables it names are another lake's: nowhere safe to record even a failed run
         except Exception as exc:
             try:
                 self.record(lake, "failed", str(exc))

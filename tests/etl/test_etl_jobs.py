@@ -598,7 +598,7 @@ def test_max_record_bytes_can_only_be_lowered(capsys):
 def test_a_catalog_entry_of_a_deleted_lake_is_registered_again_and_one_of_a_live_lake_stops_the_job(
     spark, catalog, tmp_path
 ):
-    """``--database`` reused for another lake: while the first lake exists the job stops before any work, naming
+    """``--database`` reused for another lake: while the first lake exists the job stops before it writes, naming
     both locations and the way out; once it is deleted, its stale entries are replaced by this lake's tables."""
     raw, db = str(tmp_path / "landing"), _new_database()
     first, second = str(tmp_path / "first"), str(tmp_path / "second")

@@ -3,14 +3,16 @@ MERGE, time travel, catalog registration, and the same over s3:// against a real
 
 Each test registers its tables in a catalog database of its own (the session's metastore is shared)."""
 
+import shutil
 import uuid
 from pathlib import Path
 
 import boto3
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from musiclake.lake import Lake
+from musiclake.lake import CatalogConflictError, Lake, TableNotFoundError, TableState
 from musiclake.schemas import TableSpec
 
 SCHEMA = T.StructType(
@@ -82,3 +84,46 @@ def test_delta_round_trip_on_s3_paths(spark_s3, s3_bucket):
     assert any(k.startswith("lake/tracks_rt/_delta_log/") for k in keys)
     assert any(k.startswith("lake/tracks_rt/ingest_date=2026-11-01/") for k in keys)
     assert spark_s3.table(f"{db}.tracks_rt").count() == 4
+
+
+def test_state_reads_the_version_and_table_id_from_the_delta_log_without_a_spark_job(spark, tmp_path: Path):
+    """``Lake.state`` is what the jobs' fixed cost reads for each input: it must agree with the table's history and
+    detail, start no Spark job (they start one each), and see a table deleted and created again as another."""
+    lake = Lake(spark, str(tmp_path / "lake"), _database())
+    assert lake.state(SPEC) == TableState(-1, None) and not lake.exists(SPEC)
+    with pytest.raises(TableNotFoundError, match="tracks_rt"):
+        lake.version(SPEC)
+    rows = spark.createDataFrame([("t1", "One", 1, "2026-11-01")], SCHEMA)
+    lake.merge(SPEC, rows)  # version 0 creates the table, version 1 writes the rows
+
+    sc, group = spark.sparkContext, f"state-{uuid.uuid4().hex[:8]}"
+    sc.setLocalProperty("spark.jobGroup.id", group)
+    try:
+        state = lake.state(SPEC)
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert sc.statusTracker().getJobIdsForGroup(group) == []
+    location = lake.location(SPEC)
+    assert state.version == spark.sql(f"DESCRIBE HISTORY delta.`{location}`").agg({"version": "max"}).first()[0] == 1
+    assert state.table_id == spark.sql(f"DESCRIBE DETAIL delta.`{location}`").first()["id"]
+
+    shutil.rmtree(location)
+    assert not lake.exists(SPEC)
+    spark.sql(f"DROP TABLE {SPEC.qualified(lake.database)}")  # the entry left pointing at nothing
+    lake.merge(SPEC, rows)  # the same path, the same version number: another table
+    again = lake.state(SPEC)
+    assert again.version == 1 and again.table_id != state.table_id
+    assert again.table_id == spark.sql(f"DESCRIBE DETAIL delta.`{location}`").first()["id"]
+
+
+def test_a_catalog_conflict_found_while_the_block_reads_is_raised_in_place_of_the_blocks_error(spark, tmp_path: Path):
+    db = _database()
+    Lake(spark, str(tmp_path / "first"), db).ensure(SPEC)  # registered there, and its log is there
+    second = Lake(spark, str(tmp_path / "second"), db)
+    with (pytest.raises(CatalogConflictError, match=f"{db}.tracks_rt is registered at") as excinfo,
+          second.checking_registrations([SPEC])):
+        raise ValueError("a read of the block failed")
+    assert isinstance(excinfo.value.__context__, ValueError)
+    with second.checking_registrations([]):  # nothing to check: the block's own result stands
+        read = second.state(SPEC)
+    assert not read.exists

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from musiclake import bookkeeping, schemas
 from musiclake.bookkeeping import JobRun
-from musiclake.lake import Lake
+from musiclake.lake import Lake, TableState
 from musiclake.options import JobOptions
 from musiclake.runtime import concurrently
 from musiclake.schemas import PLAYLIST_ID, TableSpec
@@ -48,23 +48,28 @@ def run(spark: SparkSession, opts: BuildInteractionsOptions) -> JobRun:
     """
     lake = Lake(spark, opts.lake_path, opts.database)
     job = JobRun(opts.job_name)
-    if not lake.exists(schemas.PLAYLIST_TRACKS):
-        raise SystemExit(f"no playlist_tracks table under {opts.lake_path}: run raw_to_curated first")
-    lake.check_registrations(WRITES)  # first: a conflict leaves nowhere safe to record even a failed run
     with job.failing_on_error(lake):
-        build(lake, opts, job)
+        # reads only until the catalog check (in a thread meanwhile) has passed: a conflict leaves nowhere safe to
+        # record even a failed run
+        with lake.checking_registrations(WRITES):
+            state = lake.state(schemas.PLAYLIST_TRACKS)  # the version and the table id, one read of the log
+            if not state.exists:
+                raise SystemExit(f"no playlist_tracks table under {opts.lake_path}: run raw_to_curated first")
+            last = bookkeeping.last_inputs(lake, opts.job_name)
+        build(lake, opts, job, state, last)
     return job
 
 
-def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
-    """The job's stages: skip if ``playlist_tracks`` is unchanged, else extend the id maps and bring
-    ``interactions`` up to date: for the playlists changed since the last successful run when the table's change
-    feed says which (:func:`changed_playlists`), else for all of them (a full sync)."""
+def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun, state: TableState,
+          last: bookkeeping.Inputs | None) -> None:
+    """The job's stages: skip if ``playlist_tracks`` is unchanged (``state``, against the ``last`` successful
+    run's inputs), else extend the id maps and bring ``interactions`` up to date: for the playlists changed since
+    the last successful run when the table's change feed says which (:func:`changed_playlists`), else for all of
+    them (a full sync)."""
     name = schemas.PLAYLIST_TRACKS.name
-    version = lake.version(schemas.PLAYLIST_TRACKS)
+    version = state.version
     job.input_versions = {name: version}
-    job.input_table_ids = {name: lake.table_id(schemas.PLAYLIST_TRACKS)}
-    last = bookkeeping.last_inputs(lake, opts.job_name)
+    job.input_table_ids = {name: state.table_id}
     # the same version of the same table: a table deleted and created again may be back at that version number
     same_table = last is not None and last.table_ids == job.input_table_ids
     if same_table and last.versions == job.input_versions:
@@ -81,7 +86,9 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun) -> None:
         extend_id_maps(lake, pairs, job)
         interactions = pairs.transform(with_indices(lake.load(schemas.PLAYLIST_IDS), lake.load(schemas.TRACK_IDS)))
         if changed is None:
-            written = lake.merge(schemas.INTERACTIONS, interactions, delete_missing=True)
+            # every pair has both its indices (the maps were just extended), so no pair read means no row
+            written = lake.merge(schemas.INTERACTIONS, interactions, delete_missing=True,
+                                 empty=job.records_read == 0)
             note = f"full sync of playlist_tracks v{version}"
             if last is not None and not same_table:
                 note += (" (not the table the last run read: created again since, or its id was not recorded"

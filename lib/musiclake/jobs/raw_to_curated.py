@@ -49,7 +49,6 @@ def run(spark: SparkSession, opts: RawToCuratedOptions) -> JobRun:
     """Curate the new landing runs under ``opts.raw_path`` into the lake; returns the recorded job run."""
     lake = Lake(spark, opts.lake_path, opts.database)
     job = JobRun(opts.job_name)
-    lake.check_registrations(WRITES)  # first: a conflict leaves nowhere safe to record even a failed run
     with job.failing_on_error(lake):
         curate_new_runs(lake, opts, job)
     return job
@@ -59,32 +58,29 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
     """The job's stages, from the runs to process to the recorded ``succeeded`` (or ``skipped``) run.
 
     Each stage's Spark jobs run under a job group ``<job name>/<stage>`` (:func:`runtime.phase`): the plan of
-    actions in docs/etl.md, kept by a test.
+    actions in docs/etl.md, kept by a test. Up to the plan the job only reads, while the catalog registrations
+    are checked in a thread (:meth:`Lake.checking_registrations`); nothing is written before that check passed.
     """
     stage = partial(phase, lake.spark, opts.job_name, work=job.spark_work)
-    with stage("find runs"):
-        runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
-    if not runs:
-        job.record(lake, "skipped", "no new complete landing runs")
-        return
-    job.landing_runs = [m.run_id for m in runs]
-    files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
-    if not files:  # e.g. an API run that found nothing new: nothing to curate, but the runs are done
-        bookkeeping.mark_processed(lake, runs, job)
-        job.record(lake, "skipped", "new landing runs hold no files")
-        return
-    bookkeeping.check_landed_files(lake.spark, runs, opts.raw_path, checksums=opts.verify_checksums)
-
-    with stage("plan"):
-        stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
-        envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes)
-        present = {(m.source, f.entity) for m in runs for f in m.files}
-        landed, storage = sum(f.bytes for m in runs for f in m.files), storage_memory(lake.spark)
-        keep_items = curate.keeps_items(landed, storage)
-        log.info("batch of %d landed bytes, %d bytes of storage memory: MPD items %s", landed, storage,
-                 "kept" if keep_items else "exploded again by each query (not kept)")
-        plan = curate.plan(envelopes, stored, job.job_run_id, job.today, present, keep_items)
+    plan = None
     try:
+        with lake.checking_registrations(WRITES):  # a conflict leaves nowhere safe to record even a failed run
+            with stage("find runs"):
+                runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
+            job.landing_runs = [m.run_id for m in runs]
+            files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
+            if files:
+                bookkeeping.check_landed_files(lake.spark, runs, opts.raw_path, checksums=opts.verify_checksums)
+                with stage("plan"):
+                    stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
+                    plan = plan_batch(lake, opts, job, runs, files, stored)
+        if not runs:
+            job.record(lake, "skipped", "no new complete landing runs")
+            return
+        if plan is None:  # e.g. an API run that found nothing new: nothing to curate, but the runs are done
+            bookkeeping.mark_processed(lake, runs, job)
+            job.record(lake, "skipped", "new landing runs hold no files")
+            return
         with stage("count"):  # reads and parses the batch once, into the cached stage
             counts = plan.count()
         job.records_read = counts.records_read
@@ -100,7 +96,21 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             bookkeeping.mark_processed(lake, runs, job)
             job.record(lake, "succeeded", unmodelled_note(counts.unmodelled))
     finally:
-        plan.release()  # the plan's cached frames, whether it was saved or not
+        if plan is not None:
+            plan.release()  # the plan's cached frames, whether it was saved or not
+
+
+def plan_batch(lake: Lake, opts: RawToCuratedOptions, job: JobRun, runs: list[landing.Manifest], files: list[str],
+               stored: dict[str, DataFrame]) -> curate.CuratedPlan:
+    """The curated updates of the batch's landing ``files`` against the ``stored`` tables (lazily, but for the
+    small queries :func:`curate.plan` runs)."""
+    envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes)
+    present = {(m.source, f.entity) for m in runs for f in m.files}
+    landed, storage = sum(f.bytes for m in runs for f in m.files), storage_memory(lake.spark)
+    keep_items = curate.keeps_items(landed, storage)
+    log.info("batch of %d landed bytes, %d bytes of storage memory: MPD items %s", landed, storage,
+             "kept" if keep_items else "exploded again by each query (not kept)")
+    return curate.plan(envelopes, stored, job.job_run_id, job.today, present, keep_items)
 
 
 def save_quarantine(lake: Lake, quarantine: DataFrame, bad: int) -> None:
