@@ -171,7 +171,7 @@ class Lake:
 
     # --- the catalog ------------------------------------------------------------------------------------------
     def check_registrations(self, specs: Iterable[TableSpec]) -> None:
-        """Make sure the catalog registrations of the tables a job writes point at this lake, before any work.
+        """Make sure the catalog registrations of the tables a job writes point at this lake, before it writes.
 
         Parameters
         ----------
@@ -321,11 +321,10 @@ class Lake:
         values (files skipped on their min/max statistics). An empty batch merges nothing (the table is only
         made sure to exist), and one into a table as :meth:`ensure` created it (version 0) is an append (nothing
         to match). Besides the MERGE, two reads of the latest commits (before, unless this call creates the
-        table: the latest one's version;
-        after: the MERGE's metrics, if it committed, found among the last few commits since auto compaction may
-        have committed after it). A full
-        sync (``delete_missing``) gets neither: it must see the whole table, since a
-        stored row left out of the scan would be neither matched nor deleted.
+        table: the latest one's version; after: the MERGE's metrics, if it committed, found among the last few
+        commits since auto compaction may have committed after it). A full sync (``delete_missing``) gets neither
+        predicate: it must see the whole table, since a stored row left out of the scan would be neither matched
+        nor deleted.
         """
         created_now = not self.exists(spec)  # then ensure() creates it: a first load, without reading its history
         table = self.ensure(spec)

@@ -31,7 +31,7 @@ log = logging.getLogger("musiclake.jobs.build_interactions")
 # playlist_tracks' partition column: naming it lets a changed-playlists read skip the others
 (SOURCE,) = schemas.PLAYLIST_TRACKS.partition_by
 
-# The tables this job creates or writes (their catalog registrations are checked before any work).
+# The tables this job creates or writes (their catalog registrations are checked before it writes anything).
 WRITES = (schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS, schemas.JOB_RUNS)
 
 
@@ -44,7 +44,8 @@ class BuildInteractionsOptions(JobOptions):
 def run(spark: SparkSession, opts: BuildInteractionsOptions) -> JobRun:
     """Rebuild the interactions from the current ``playlist_tracks``; returns the recorded job run.
 
-    Any failure after the input and the catalog are checked records a ``failed`` job run (then raises).
+    Any failure records a ``failed`` job run (then raises), except a missing ``playlist_tracks`` and a catalog
+    conflict, which write nothing.
     """
     lake = Lake(spark, opts.lake_path, opts.database)
     job = JobRun(opts.job_name)

@@ -1,10 +1,10 @@
 """raw_to_curated: complete, unprocessed landing runs -> curated Delta tables.
 
-Check that the catalog registers this lake's tables (not a deleted or another lake's), load the landing runs no
-earlier run processed, verify the files their manifests promise, plan the curated updates
-(:func:`musiclake.transforms.curate.plan`), quarantine what cannot be curated, check the plan, MERGE it into the
-tables, and record the runs as processed. Any failure after the catalog check records a ``failed`` job run; a plan
-that fails a check writes nothing but the quarantine and that job run.
+Load the landing runs no earlier run processed, verify the files their manifests promise and plan the curated
+updates (:func:`musiclake.transforms.curate.plan`) while checking that the catalog registers this lake's tables (not
+a deleted or another lake's); then quarantine what cannot be curated, check the plan, MERGE it into the tables, and
+record the runs as processed. Any failure records a ``failed`` job run, except a catalog conflict (nothing is
+written then); a plan that fails a check writes nothing but the quarantine and that job run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from musiclake.transforms import curate, quality
 
 log = logging.getLogger("musiclake.jobs.raw_to_curated")
 
-# The tables this job creates or writes (their catalog registrations are checked before any work).
+# The tables this job creates or writes (their catalog registrations are checked before it writes anything).
 WRITES = (*schemas.CURATED_TABLES, *schemas.BOOKKEEPING_TABLES)
 
 
