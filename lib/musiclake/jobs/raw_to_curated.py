@@ -18,10 +18,10 @@ from pyspark.sql import functions as F
 
 from musiclake import bookkeeping, landing, schemas
 from musiclake.bookkeeping import JobRun
-from musiclake.lake import Lake, load_envelopes
+from musiclake.lake import Lake, TypedBody, load_envelopes
 from musiclake.options import JobOptions, OptionsError
 from musiclake.runtime import concurrently, phase, storage_memory
-from musiclake.transforms import curate, quality
+from musiclake.transforms import curate, mpd, quality
 
 log = logging.getLogger("musiclake.jobs.raw_to_curated")
 
@@ -104,7 +104,10 @@ def plan_batch(lake: Lake, opts: RawToCuratedOptions, job: JobRun, runs: list[la
                stored: dict[str, DataFrame]) -> curate.CuratedPlan:
     """The curated updates of the batch's landing ``files`` against the ``stored`` tables (lazily, but for the
     small queries :func:`curate.plan` runs)."""
-    envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes)
+    # The MPD's playlist files (most of a big batch) parsed once, each body typed, as the reader reads the line.
+    mpd_files = tuple(uri for m in runs if m.source == "mpd" for uri in m.file_uris(opts.raw_path, "playlists"))
+    typed = TypedBody("mpd", "playlists", mpd.BODY, mpd_files) if mpd_files else None
+    envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes, typed)
     present = {(m.source, f.entity) for m in runs for f in m.files}
     landed, storage = sum(f.bytes for m in runs for f in m.files), storage_memory(lake.spark)
     keep_items = curate.keeps_items(landed, storage)

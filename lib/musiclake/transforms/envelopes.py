@@ -15,10 +15,17 @@ RECORD = "_record"
 # Set by the reader (musiclake.lake.load_envelopes) on a line over the record-size limit: its size in bytes.
 # Such a line is not parsed; the corrupt-record column holds the start of it.
 OVERSIZE_COLUMN = "_oversize_bytes"
+# Set by the reader on a line it parsed once with its body typed (``load_envelopes(..., typed=...)``): the body as a
+# struct (``body`` is then null), and the line itself, for the record of a body a later check quarantines.
+TYPED_BODY_COLUMN = "_typed_body"
+LINE_COLUMN = "_line"
 
 
-def _missing(name: str) -> Column:
-    return F.when(F.col(name).isNull(), F.lit(f"envelope missing required field {name}"))
+def _missing(name: str, df: DataFrame) -> Column:
+    absent = F.col(name).isNull()
+    if name == "body" and TYPED_BODY_COLUMN in df.columns:
+        absent = absent & F.col(TYPED_BODY_COLUMN).isNull()
+    return F.when(absent, F.lit(f"envelope missing required field {name}"))
 
 
 def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None = None) -> DataFrame:
@@ -27,7 +34,8 @@ def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None =
     Problems: a line over the record-size limit (when the reader marked it in :data:`OVERSIZE_COLUMN`, which
     is then dropped), a line that is not JSON, a missing ``run_id``/``source``/``entity``/``body``, a 200
     response whose body is not a JSON object, and (with ``expected``, the ``(source, entity)`` pairs the runs'
-    manifests list) an envelope of a pair no manifest lists: no branch of the job would read it.
+    manifests list) an envelope of a pair no manifest lists: no branch of the job would read it. A body the reader
+    parsed already (:data:`TYPED_BODY_COLUMN`) is there; the record of such an envelope is its line.
     """
     body_not_object = F.when(
         (F.coalesce(F.col("http_status"), F.lit(200)) == 200) & ~F.ltrim(F.col("body")).startswith("{"),
@@ -46,11 +54,13 @@ def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None =
             listed = listed | is_entity(source, entity, ok_only=False)
         unexpected = F.when(~listed, F.format_string("envelope of %s/%s, which its run's manifest does not list",
                                                      F.col("source"), F.col("entity")))
-    reason = first_problem(oversize, malformed, _missing("run_id"), _missing("source"), _missing("entity"),
-                           _missing("body"), body_not_object, unexpected)
-    envelope_columns = [c for c in df.columns if c not in (CORRUPT_COLUMN, OVERSIZE_COLUMN)]
+    reason = first_problem(oversize, malformed, *(_missing(c, df) for c in ("run_id", "source", "entity", "body")),
+                           body_not_object, unexpected)
+    reader_columns = (CORRUPT_COLUMN, OVERSIZE_COLUMN, TYPED_BODY_COLUMN, LINE_COLUMN)
+    envelope_columns = [c for c in df.columns if c not in reader_columns]
     # Only a bad envelope needs its record: serialising every good one (body included) would double the cache.
-    record = F.coalesce(F.col(CORRUPT_COLUMN), F.to_json(F.struct(*envelope_columns)))
+    line = [F.col(LINE_COLUMN)] if LINE_COLUMN in df.columns else []
+    record = F.coalesce(F.col(CORRUPT_COLUMN), *line, F.to_json(F.struct(*envelope_columns)))
     with_reason = df.withColumn(REASON, reason)
     return with_reason.withColumn(RECORD, F.when(F.col(REASON).isNotNull(), record)).drop(OVERSIZE_COLUMN)
 

@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 from musiclake import schemas
 from musiclake.transforms import strict
 from musiclake.transforms.columns import api_timestamp, first_problem, spotify_id_from_uri
-from musiclake.transforms.envelopes import REASON, RECORD, is_entity, of_entity
+from musiclake.transforms.envelopes import LINE_COLUMN, REASON, RECORD, TYPED_BODY_COLUMN, is_entity, of_entity
 from musiclake.transforms.items import ENVELOPE_KEEP, null_of, select_item_columns
 
 
@@ -26,6 +26,9 @@ def _with_tracks(element: T.DataType) -> T.StructType:
 
 
 _TYPED = _with_tracks(strict.with_corrupt(schemas.MPD_TRACK))  # the one parse of a clean playlist
+# The body schema the reader may parse MPD lines with (see with_typed_body): the parse's own type, its corrupt-record
+# field (null) included.
+BODY = strict.with_corrupt(_TYPED)
 _LISTED = _with_tracks(T.StringType())  # a flagged playlist: tracks as raw JSON text, checked one by one
 _PROBLEM = "_mpd_problem"  # the playlist-level problem :func:`with_typed_body` adds
 _LATE_SECONDS = 86400  # a playlist modified more than a day after it was fetched is impossible (clock skew aside)
@@ -56,10 +59,19 @@ def parse_playlists(envelopes: DataFrame) -> DataFrame:
 
 def with_typed_body(envelopes: DataFrame) -> DataFrame:
     """Parse every MPD playlist body once: adds ``_p``, ``_tracks`` and the playlist-level problem (null for
-    other envelopes), and drops the body text of a playlist with no problem (it is not needed again)."""
+    other envelopes), and drops the body text of a playlist with no problem (it is not needed again).
+
+    A body the reader parsed already (:data:`TYPED_BODY_COLUMN`, from ``load_envelopes(..., typed=...)`` with
+    :data:`BODY`: a line whose every value had its type) is taken as it is; the record of such a playlist with a
+    problem is the body from its line (:data:`LINE_COLUMN`)."""
     body = F.col("body")
     selected = is_entity("mpd", "playlists")
-    typed = envelopes.withColumn("_p", F.when(selected, strict.parse(body, _TYPED)))
+    parsed = strict.parse(body, _TYPED)
+    read_typed = TYPED_BODY_COLUMN in envelopes.columns
+    if read_typed:
+        parsed = F.coalesce(F.col(TYPED_BODY_COLUMN), parsed)
+        body = F.coalesce(body, F.get_json_object(F.col(LINE_COLUMN), "$.body"))
+    typed = envelopes.withColumn("_p", F.when(selected, parsed))
     flagged = F.col("_p").getField(strict.CORRUPT).isNotNull()
     listed = strict.with_parsed(typed, "_l", _LISTED, body, where=flagged)
     p, lst = F.col("_p"), F.col("_l")
@@ -78,7 +90,7 @@ def with_typed_body(envelopes: DataFrame) -> DataFrame:
         .withColumn("_tracks", F.when(selected & F.col(_PROBLEM).isNull(), tracks))
         .withColumn("body", F.when(~selected | F.col(_PROBLEM).isNotNull(), body))
         .withColumn("_p", F.col("_p").dropFields("tracks"))
-        .drop("_l", strict.shadow_column("_l"))
+        .drop("_l", strict.shadow_column("_l"), TYPED_BODY_COLUMN, LINE_COLUMN)
     )
 
 
