@@ -468,7 +468,7 @@ def conform(df: DataFrame, schema: StructType, keep: tuple[str, ...] = ()) -> Da
 class TypedBody:
     """Landing files whose lines are envelopes of one ``source``/``entity``, and the ``schema`` of that body:
     :func:`load_envelopes` parses each of their lines once, body typed, rather than keeping the body as text to be
-    parsed again (the text is half the parse of a 100k-playlist MPD batch)."""
+    parsed again."""
 
     source: str
     entity: str
@@ -517,15 +517,15 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
     line, size = F.col("value"), F.octet_length("value")
     fits = size <= F.lit(max_record_bytes)
     lines = spark.read.text(files).filter(F.trim(line) != "")
-    if typed_only:
-        assert typed is not None
-        typed_envelope = StructType([StructField(f.name, typed.schema if f.name == "body" else f.dataType, True)
+    typed_by = typed if typed_only else None
+    if typed_by is not None:
+        typed_envelope = StructType([StructField(f.name, typed_by.schema if f.name == "body" else f.dataType, True)
                                      for f in schemas.ENVELOPE.fields])
         lines = lines.select(line, F.from_json(F.when(fits, line), typed_envelope, json_options).alias("_typed"))
         t = F.col("_typed")
         complete = [t[name].isNotNull() for name in ("run_id", "source", "entity", "body")]
         clean = F.coalesce(
-            t[schemas.CORRUPT_COLUMN].isNull() & (t["source"] == typed.source) & (t["entity"] == typed.entity)
+            t[schemas.CORRUPT_COLUMN].isNull() & (t["source"] == typed_by.source) & (t["entity"] == typed_by.entity)
             & (F.coalesce(t["http_status"], F.lit(200)) == 200) & reduce(Column.__and__, complete),
             F.lit(False),
         )
