@@ -67,8 +67,7 @@ def with_typed_body(envelopes: DataFrame) -> DataFrame:
     body = F.col("body")
     selected = is_entity("mpd", "playlists")
     parsed = strict.parse(body, _TYPED)
-    read_typed = TYPED_BODY_COLUMN in envelopes.columns
-    if read_typed:
+    if TYPED_BODY_COLUMN in envelopes.columns:
         parsed = F.coalesce(F.col(TYPED_BODY_COLUMN), parsed)
         body = F.coalesce(body, F.get_json_object(F.col(LINE_COLUMN), "$.body"))
     typed = envelopes.withColumn("_p", F.when(selected, parsed))
