@@ -96,10 +96,9 @@ class Lake:
     def state(self, spec: TableSpec) -> TableState:
         """The table's latest version and Delta id, from its log's latest snapshot (:class:`TableState`).
 
-        One read of the Delta log's newest entries, in the driver; no Spark job. ``DeltaTable.history`` and
-        ``detail`` each start one (``detail`` lists every data file), which took 2.5 and 5.3 s of a
-        ``build_interactions`` at 1k playlists. The snapshot is Delta's own (``DeltaLog.update``, Delta 3.3 as on
-        Glue 5.1), the one a read of the table would use.
+        One read of the Delta log's newest entries, in the driver; no Spark job (``DeltaTable.history`` and
+        ``detail`` each start one, and ``detail`` lists every data file). The snapshot is Delta's own
+        (``DeltaLog.update``, Delta 3.3 as on Glue 5.1), the one a read of the table would use.
         """
         jvm = self.spark._jvm
         delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, self.location(spec))
@@ -225,10 +224,10 @@ class Lake:
         """:meth:`check_registrations` in a thread of its own while the block runs, waited for when it ends.
 
         The block must only read: nothing is written before the check has passed. The catalog's first use in a
-        process is its slowest call (locally the Derby metastore starts: ~5 s of each job's fixed cost), and a job's
-        first reads (its inputs' versions, the landing runs to process, the plan) need no catalog, so the two
-        overlap. A conflict raises :class:`CatalogConflictError` when the block ends, in place of any error of the
-        block (which is then its context).
+        process is its slowest call (locally the Derby metastore starts), and a job's first reads (its inputs'
+        versions, the landing runs to process, the plan) need no catalog, so the two overlap. A conflict raises
+        :class:`CatalogConflictError` when the block ends, in place of any error of the block (which is then its
+        context).
         """
         from concurrent.futures import ThreadPoolExecutor
 
@@ -497,15 +496,9 @@ def load_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int 
     ``maxStringLen`` is set to the record-size limit, so every record within the limit is read.
     """
     typed_files = set(typed.files) if typed else set()
-    plain = [f for f in files if f not in typed_files]
-    frames = [_read_envelopes(spark, plain, max_record_bytes, typed, typed_only=False)] if plain else []
-    if typed_files & set(files):
-        frames.append(_read_envelopes(spark, [f for f in files if f in typed_files], max_record_bytes, typed,
-                                      typed_only=True))
-    envelopes = frames[0]
-    for more in frames[1:]:
-        envelopes = envelopes.unionByName(more)
-    return envelopes
+    groups = {typed_only: [f for f in files if (f in typed_files) == typed_only] for typed_only in (False, True)}
+    return reduce(DataFrame.unionByName, [_read_envelopes(spark, group, max_record_bytes, typed, typed_only)
+                                          for typed_only, group in groups.items() if group])
 
 
 def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int, typed: TypedBody | None,
