@@ -5,7 +5,8 @@ For each size: synthetic MPD slices (``musiclake-sim generate-mpd``, seeded) are
 
 * **musiclake**: ``glue_jobs/v1/raw_to_curated.py`` then ``glue_jobs/v1/build_interactions.py``, each started as
   Glue starts it (a fresh ``python`` process, local Spark ``local[2]``, Delta, Derby metastore), wall time and
-  peak RSS of the process tree (JVM included);
+  peak RSS of the process tree (JVM included); and ``glue_jobs/v1/raw_to_interactions.py``, the same two jobs
+  in one process (the ETL workflow's job on Glue), into a lake of its own;
 * **DuckDB** (the single-machine reference, same thread count): read the same gzip JSON Lines envelopes with an
   explicit schema, flatten playlists and items, keep the latest observation per key, derive tracks / artists /
   albums, number playlists and tracks densely and count interactions, and write each table as Parquet.
@@ -45,6 +46,7 @@ from common import BENCH_HOME, Measured, append_section, run_measured, spark_env
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 JOBS = REPO / "glue_jobs" / "v1"
+ONE_RUN = "raw_to_interactions"  # the two jobs in one process, one session
 
 ITEM = (
     "STRUCT(pos INTEGER, artist_name VARCHAR, track_uri VARCHAR, artist_uri VARCHAR, track_name VARCHAR, "
@@ -141,7 +143,8 @@ def spark_jobs(landing: Path, work: Path, profile: bool = False, code: Path | No
     call); optionally under pyinstrument.
 
     ``code``: another checkout of the repository whose jobs and library run instead (a before/after figure).
-    ``jobs``: which of the two to run, in order; ``label`` prefixes their log and profile names.
+    ``jobs``: which to run, in order (the two, or ``raw_to_interactions``: both in one process); ``label``
+    prefixes their log and profile names.
     """
     lake, home = work / "lake", work / "home"
     work.mkdir(parents=True, exist_ok=True)
@@ -151,7 +154,8 @@ def spark_jobs(landing: Path, work: Path, profile: bool = False, code: Path | No
         env["PYTHONPATH"] = f"{code / 'lib'}:{code / 'extract'}"
         scripts = code / "glue_jobs" / "v1"
     common = ["--lake_path", str(lake), "--database", "musiclake"]
-    options = {"raw_to_curated": ["--raw_path", str(landing)], "build_interactions": []}
+    curate = ["--raw_path", str(landing)]
+    options = {"raw_to_curated": curate, "build_interactions": [], "raw_to_interactions": curate}
     results = {}
     for job in jobs:
         name = f"{label}{job}"
@@ -286,10 +290,13 @@ def main(argv: list[str] | None = None) -> int:
             duck_counts = json.loads(log.read_text().strip().splitlines()[-1])
             print(f"{size}: duckdb {duck.seconds:.1f}s, peak {duck.peak_rss_mb:.0f} MB, load {duck.load}; "
                   f"{duck_counts}", flush=True)
-        spark = incremental = None
+        spark = one_run = incremental = None
         if args.only != "duckdb":
             spark = spark_jobs(landing, base / f"spark-{stamp}", args.profile, args.code)
-            for job, m in spark.items():
+            if ((args.code or REPO) / "glue_jobs" / "v1" / f"{ONE_RUN}.py").exists():  # not in older checkouts
+                one_run = spark_jobs(landing, base / f"spark-{stamp}-one-run", args.profile, args.code,
+                                     jobs=(ONE_RUN,))[ONE_RUN]
+            for job, m in [*spark.items(), *([(ONE_RUN, one_run)] if one_run else [])]:
                 print(f"{size}: {job} {m.seconds:.1f}s, peak {m.peak_rss_mb:.0f} MB (PSS {m.peak_pss_mb:.0f} MB), "
                       f"load {m.load}", flush=True)
             if args.incremental:
@@ -298,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                 into_lake, into_empty = incremental.seconds
                 print(f"{size}: incremental {args.incremental} API playlists: {into_lake:.1f}s into this lake, "
                       f"{into_empty:.1f}s into an empty lake ({into_lake / into_empty:.2f}x)", flush=True)
-        rows.append((size, len(files), items, duck, duck_counts, spark, incremental))
+        rows.append((size, len(files), items, duck, duck_counts, spark, one_run, incremental))
 
     body = _report(rows)
     title = "ETL: raw_to_curated + build_interactions vs DuckDB"
@@ -311,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 def _report(rows: list) -> str:
     with_incremental = any(row[-1] for row in rows)
     lines = []
-    for size, _files, items, duck, _counts, spark, incremental in rows:
+    for size, _files, items, duck, _counts, spark, one_run, incremental in rows:
         cells = [f"{size:,}", f"{items:,}" if items else "-"]
         spark_total = sum(m.seconds for m in spark.values()) if spark else None
         if spark:
@@ -327,17 +334,24 @@ def _report(rows: list) -> str:
         else:
             cells += ["-", "-"]
         cells.append(f"{spark_total / duck.seconds:.1f}x" if spark and duck else "-")
+        if one_run:
+            cells.append(f"{one_run.seconds:.1f} s ({one_run.peak_rss_mb:,.0f} MB, load {one_run.load})")
+            cells.append(f"{one_run.seconds / duck.seconds:.1f}x" if duck else "-")
+        else:
+            cells += ["-", "-"]
         if with_incremental:
             cells.append(_incremental_cell(incremental) if incremental else "-")
         lines.append(cells)
     header = ["playlists", "rows (items)", "raw_to_curated (peak RSS, PSS, load)",
               "build_interactions (peak RSS, PSS, load)",
               "musiclake total", "musiclake rows/s", "DuckDB (peak RSS, load)", "DuckDB rows/s",
-              "musiclake / DuckDB"]
+              "musiclake / DuckDB", "raw_to_interactions: both in one run (peak RSS, load)", "one run / DuckDB"]
     notes = ("\n\nWall time of each process from start to exit (JVM start-up included for the jobs), peak RSS of its "
              "process tree (each process's resident set summed, shared pages once per sharer) and its peak PSS "
              "(shared pages split between sharers: the real footprint), load average before-after. DuckDB does the "
-             "flatten + dedupe + id mapping into Parquet only (no quarantine, checks, Delta MERGE or catalog).")
+             "flatten + dedupe + id mapping into Parquet only (no quarantine, checks, Delta MERGE or catalog). "
+             "raw_to_interactions runs the same two jobs one after the other in one process (one Spark session), "
+             "into a lake of its own.")
     if with_incremental:
         header.append("incremental batch: into this lake / into an empty lake (ratio)")
         notes += (" Incremental: raw_to_curated + build_interactions on a batch of N changed Spotify API playlists "

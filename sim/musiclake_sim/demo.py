@@ -4,7 +4,8 @@
 2. the local Spotify API server (same catalog, 2026 semantics) and the extractor against it (`musiclake-extract
    api --me`), then the MPD import (`musiclake-extract mpd`), both into the landing zone;
 3. the Glue jobs, each started exactly as Glue starts it (`python glue_jobs/v1/<job>.py --JOB_NAME ...`):
-   raw_to_curated -> build_interactions -> train_als;
+   raw_to_interactions (raw_to_curated, then build_interactions, in one run: the ETL workflow's job) ->
+   train_als;
 4. table counts, and sample recommendations (`musiclake recommend`) for a known playlist and for a new one;
 5. the HTML report of the lake (`musiclake report`);
 6. the HTTP API (`musiclake serve`) started on a free loopback port, asked once, and stopped.
@@ -121,11 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     _run([str(BIN / "musiclake-extract"), "mpd", "--source", str(mpd_dir), "--landing", str(landing)], env=env)
 
     common = ["--lake_path", str(lake), "--database", "musiclake"]
-    _step("Glue job raw_to_curated")
-    _run([sys.executable, str(JOBS / "raw_to_curated.py"), "--JOB_NAME", "raw_to_curated",
+    _step("Glue job raw_to_interactions (raw_to_curated, then build_interactions, in one run)")
+    _run([sys.executable, str(JOBS / "raw_to_interactions.py"), "--JOB_NAME", "raw_to_interactions",
           "--raw_path", str(landing), *common], env=env)
-    _step("Glue job build_interactions")
-    _run([sys.executable, str(JOBS / "build_interactions.py"), "--JOB_NAME", "build_interactions", *common], env=env)
     _step("Glue job train_als (tuned on a validation split, evaluated against popularity, refit on all data)")
     _run([sys.executable, str(JOBS / "train_als.py"), "--JOB_NAME", "train_als", *common, "--tune", "true",
           "--top_k", "100"], env=env)

@@ -55,7 +55,7 @@ def test_plan_lists_stacks_parameters_resources_and_the_release_without_calling_
     assert out.index("upload release 0.1.0-test") < order[2]  # the jobs' scripts are there before the jobs
     assert "releases/0.1.0-test/dist/musiclake-0.1.0-py3-none-any.whl" in out
     assert "releases/0.1.0-test/glue_jobs/v1/raw_to_curated.py" in out
-    assert "4 AWS::Glue::Job" in out and "4 AWS::Glue::Trigger" in out
+    assert "5 AWS::Glue::Job" in out and "3 AWS::Glue::Trigger" in out
     assert "5 AWS::S3::Bucket" in out and "1 AWS::Lambda::Function" in out
     assert "DatabaseName=musiclake_dev" in out and "TrainNumberOfWorkers=8" in out
     assert "ExtractorRepositoryArn=arn:aws:ecr:us-east-1:123456789012:repository/musiclake/extractor" in out
@@ -178,6 +178,7 @@ def test_storage_stack_deploys_through_a_change_set_and_the_release_uploads(chec
                     "releases/0.1.0-moto/glue_jobs/v1/build_interactions.py",
                     "releases/0.1.0-moto/glue_jobs/v1/housekeeping.py",
                     "releases/0.1.0-moto/glue_jobs/v1/raw_to_curated.py",
+                    "releases/0.1.0-moto/glue_jobs/v1/raw_to_interactions.py",
                     "releases/0.1.0-moto/glue_jobs/v1/train_als.py"}
 
     rc = cli.main(["deploy", "--stage", "dev", "--project", project, "--yes", "--only", "storage",

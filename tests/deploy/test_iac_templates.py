@@ -227,9 +227,11 @@ def test_raw_table_reads_the_landing_zones_gzip_json_lines_with_the_openx_serde(
     assert serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"  # nested body -> JSON text
     assert serde["Parameters"]["ignore.malformed.json"] == "false"  # a malformed line is an error, not NULLs
     assert descriptor["Location"] == {"Fn::Sub": ["s3://${Landing}/raw/", {"Landing": _LANDING_IMPORT}]}
-    # the landing root raw_to_curated reads
-    _, job = _glue_jobs_by_script(glue)["raw_to_curated"]
-    assert job["DefaultArguments"]["--raw_path"] == {"Fn::Sub": ["s3://${Landing}/raw", {"Landing": _LANDING_IMPORT}]}
+    # the landing root the jobs that curate read
+    for script in ("raw_to_curated", "raw_to_interactions"):
+        _, job = _glue_jobs_by_script(glue)[script]
+        assert job["DefaultArguments"]["--raw_path"] == {"Fn::Sub": ["s3://${Landing}/raw",
+                                                                     {"Landing": _LANDING_IMPORT}]}
 
 
 def test_partition_folders_are_the_table_partition_keys_and_hold_no_manifests_or_checkpoints(templates):
@@ -271,16 +273,14 @@ def test_crawler_role_reaches_only_the_raw_table_and_creates_no_table(templates)
     assert tables == [table_arn]
 
 
-def test_workflows_chain_raw_to_curated_build_interactions_and_train_on_a_schedule(templates):
+def test_the_etl_workflow_runs_both_etl_steps_in_one_job_run_and_training_on_a_schedule(templates):
     glue = templates["glue"]
     triggers = {k: r["Properties"] for k, r in resources_of(glue, "AWS::Glue::Trigger").items()}
     actions = {k: [a["JobName"]["Ref"] for a in t["Actions"]] for k, t in triggers.items()}
     start = next(k for k, t in triggers.items() if t["Type"] == "EVENT")
-    assert actions[start] == ["RawToCuratedJob"]
-    chained = next(k for k, t in triggers.items() if t["Type"] == "CONDITIONAL")
-    (condition,) = triggers[chained]["Predicate"]["Conditions"]
-    assert condition["JobName"] == {"Ref": "RawToCuratedJob"} and condition["State"] == "SUCCEEDED"
-    assert actions[chained] == ["BuildInteractionsJob"]
+    assert actions[start] == ["RawToInteractionsJob"]  # raw_to_curated, then build_interactions, one session
+    assert _glue_jobs_by_script(glue)["raw_to_interactions"][0] == "RawToInteractionsJob"
+    assert not [k for k, t in triggers.items() if t["Type"] == "CONDITIONAL"], "no second job to chain"
     scheduled = next(k for k, t in triggers.items() if t["Type"] == "SCHEDULED")
     assert actions[scheduled] == ["TrainAlsJob"] and triggers[scheduled]["Schedule"] == {"Ref": "TrainSchedule"}
     # The EVENT trigger fires when the extractor writes a manifest (a complete landing run).
