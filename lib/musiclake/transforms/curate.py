@@ -12,6 +12,7 @@ the plan (:mod:`~musiclake.transforms.quality`) and saves only a plan that passe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -236,20 +237,24 @@ def parse_sources(envelopes: DataFrame, present: set[tuple[str, str]] | None = N
     def holds(*entities: tuple[str, str]) -> bool:
         return present is None or any(e in present for e in entities)
 
-    def of(*entities: tuple[str, str]) -> DataFrame:
-        """The good envelopes if the batch holds any of ``entities``, else none (Spark then prunes the branch:
-        an MPD batch plans no API joins and shuffles, and an API batch none of the MPD's)."""
-        return good if holds(*entities) else good.limit(0)
+    def parsed(parse: Callable[[DataFrame], DataFrame], *entities: tuple[str, str]) -> DataFrame:
+        """``parse`` of the good envelopes if the batch holds any of ``entities``, else a frame of no rows with the
+        parse's columns: Spark would prune the branch too (an MPD batch plans no API joins and shuffles, and an
+        API batch none of the MPD's), but only after analysing and optimising its parse in every query that
+        reads it (each quarantine and dimension query reads every branch)."""
+        if holds(*entities):
+            return parse(good)
+        return small_frame(good.sparkSession, [], parse(good.limit(0)).schema)
 
     return Parsed(
         envelopes=checked,
         bad_envelopes=bad,
-        mpd_playlists=mpd.parse_playlists(of(("mpd", "playlists"))),
-        api_playlists=spotify_api.parse_playlists(of(("spotify", "playlists"))),
-        api_pages=spotify_api.parse_item_pages(of(("spotify", "playlist_items"))),
-        track_objects=spotify_api.track_objects(of(*(("spotify", e) for e in spotify_api.TRACK_SOURCES))),
-        artist_objects=spotify_api.artist_objects(of(*(("spotify", e) for e in spotify_api.ARTIST_SOURCES))),
-        album_objects=spotify_api.album_objects(of(("spotify", "albums"))),
+        mpd_playlists=parsed(mpd.parse_playlists, ("mpd", "playlists")),
+        api_playlists=parsed(spotify_api.parse_playlists, ("spotify", "playlists")),
+        api_pages=parsed(spotify_api.parse_item_pages, ("spotify", "playlist_items")),
+        track_objects=parsed(spotify_api.track_objects, *(("spotify", e) for e in spotify_api.TRACK_SOURCES)),
+        artist_objects=parsed(spotify_api.artist_objects, *(("spotify", e) for e in spotify_api.ARTIST_SOURCES)),
+        album_objects=parsed(spotify_api.album_objects, ("spotify", "albums")),
         holds_api_items=holds(("spotify", "playlists"), ("spotify", "playlist_items")),
         holds_mpd_items=holds(("mpd", "playlists")),
     )
