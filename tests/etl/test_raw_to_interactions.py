@@ -62,3 +62,11 @@ def test_a_failed_curation_is_recorded_and_interactions_are_not_built(spark, tmp
     quarantined = spark.read.format("delta").load(f"{lake}/quarantine").select("reason").collect()
     assert [r["reason"] for r in quarantined] == ["wrong type for field modified_at: yesterday is not an integer"]
     assert not (tmp_path / "lake" / "interactions").exists()
+
+
+def test_an_empty_landing_zone_into_an_empty_lake_skips_both_steps(spark, tmp_path):
+    raw, lake, db = tmp_path / "raw", str(tmp_path / "lake"), f"once_{uuid.uuid4().hex[:8]}"
+    raw.mkdir()
+    _run(str(raw), lake, db)  # build_interactions alone would stop: no playlist_tracks to build from
+    assert _runs(spark, lake) == [(f"{JOB}/raw_to_curated", "skipped"), (f"{JOB}/build_interactions", "skipped")]
+    assert not (tmp_path / "lake" / "playlist_tracks").exists()

@@ -8,8 +8,8 @@ JIT's work) serves the second (docs/etl.md, "One job run or two"). On Glue that 
 chained by a trigger: one start, one billing minimum.
 
 ``build_interactions`` runs only after ``raw_to_curated`` succeeded or skipped (it then skips cheaply itself when
-``playlist_tracks`` did not change); a ``raw_to_curated`` that fails records its failed run and raises, and
-``build_interactions`` does not run.
+``playlist_tracks`` did not change, and is recorded as skipped when there is no ``playlist_tracks`` yet); a
+``raw_to_curated`` that fails records its failed run and raises, and ``build_interactions`` does not run.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from dataclasses import dataclass, replace
 
 from pyspark.sql import SparkSession
 
+from musiclake import schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.jobs import build_interactions, raw_to_curated
+from musiclake.lake import Lake
 
 CURATE, INTERACTIONS = "raw_to_curated", "build_interactions"  # the steps' names under the job's name
 
@@ -35,8 +37,19 @@ def step_name(job_name: str, step: str) -> str:
 
 
 def run(spark: SparkSession, opts: RawToInteractionsOptions) -> tuple[JobRun, JobRun]:
-    """Curate the new landing runs, then bring the interactions up to date; returns both recorded runs."""
+    """Curate the new landing runs, then bring the interactions up to date; returns both recorded runs.
+
+    A lake with no ``playlist_tracks`` yet after the first step (no batch has curated anything: an empty landing
+    zone, or a first batch without files) records the second step as ``skipped``, where ``build_interactions``
+    alone would stop with an error asking for ``raw_to_curated`` first.
+    """
     curated = raw_to_curated.run(spark, replace(opts, job_name=step_name(opts.job_name, CURATE)))
+    name = step_name(opts.job_name, INTERACTIONS)
+    lake = Lake(spark, opts.lake_path, opts.database)
+    if not lake.exists(schemas.PLAYLIST_TRACKS):
+        interactions = JobRun(name)
+        interactions.record(lake, "skipped", "no playlist_tracks yet: nothing curated")
+        return curated, interactions
     interactions = build_interactions.run(spark, build_interactions.BuildInteractionsOptions(
-        job_name=step_name(opts.job_name, INTERACTIONS), lake_path=opts.lake_path, database=opts.database))
+        job_name=name, lake_path=opts.lake_path, database=opts.database))
     return curated, interactions
