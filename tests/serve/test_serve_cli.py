@@ -99,6 +99,31 @@ def test_the_job_runs_are_listed_newest_first(tmp_path, capsys):
     ]
 
 
+def test_a_job_name_longer_than_its_column_widens_the_column(tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    names = ["raw_to_interactions/build_interactions", "train_als"]
+    runs = pa.table({
+        "job_run_id": ["a", "b"], "job_name": names, "status": ["succeeded", "skipped"],
+        "started_at": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
+        "finished_at": pa.array([datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)],
+                                pa.timestamp("us", "UTC")),
+        "records_read": pa.array([1, 2], pa.int64()),
+        "records_written": pa.array([None, None], pa.map_(pa.string(), pa.int64())),
+        "records_quarantined": pa.array([0, 0], pa.int64()), "message": ["", ""],
+    })
+    write_deltalake(str(tmp_path / "job_runs"), runs)
+
+    assert command.run_tables(argparse.Namespace(lake_path=str(tmp_path), runs=8)) == 0
+
+    listed = capsys.readouterr().out.splitlines()[-2:]
+    assert [line.split()[2:4] for line in listed] == [[names[0], "succeeded"], [names[1], "skipped"]]
+    assert listed[0].index("succeeded") == listed[1].index("skipped")  # one column for the status
+
+
 def test_recommend_without_a_model_says_how_to_train_one(tmp_path, capsys):
     assert main(["recommend", "--lake_path", str(tmp_path), "--playlist", "mpd:0"]) == 1
     assert "train_als" in capsys.readouterr().err

@@ -156,12 +156,18 @@ def run_tables(args: argparse.Namespace) -> int:
         columns = ["finished_at", "job_name", "status", "records_read", "records_written", "records_quarantined",
                    "message"]
         rows = lakeio.read_delta(runs_table, columns).sort_by([("finished_at", "descending")])
-        for r in rows.slice(0, args.runs).to_pylist():  # small: --runs rows
+        listed = rows.slice(0, args.runs).to_pylist()  # small: --runs rows
+        # names of a job's steps (raw_to_interactions/build_interactions) are longer than the usual 20 columns
+        width = max([JOB_NAME_WIDTH, *(len(r["job_name"]) + 2 for r in listed)])
+        for r in listed:
             written = sum(value or 0 for _, value in (r["records_written"] or []))
-            print(f"  {r['finished_at']:%Y-%m-%d %H:%M:%S}  {r['job_name']:<20}{r['status']:<10}"
+            print(f"  {r['finished_at']:%Y-%m-%d %H:%M:%S}  {r['job_name']:<{width}}{r['status']:<10}"
                   f"read {_count(r['records_read']):>8}  written {written:>8}  "
                   f"quarantined {_count(r['records_quarantined']):>5}  {r['message'] or ''}")
     return 0
+
+
+JOB_NAME_WIDTH = 20  # columns of the job name in the job runs `tables` lists, at least
 
 
 def _count(value: int | None) -> int | str:
