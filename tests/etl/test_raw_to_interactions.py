@@ -17,7 +17,7 @@ from musiclake.bookkeeping import BadInputError
 pytestmark = pytest.mark.slow  # whole jobs
 
 JOB = "etl_once"
-# what the two jobs write (and the quarantine, whose rows differ only by the job run that quarantined them)
+# what the two jobs write (compared with the quarantine, less the id of the job run that wrote each row)
 TABLES = (*(t.name for t in schemas.CURATED_TABLES), "interactions", "playlist_ids", "track_ids")
 PER_RUN = ("job_run_id",)
 

@@ -6,6 +6,7 @@ import argparse
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from serve_lake import VERSION
@@ -70,22 +71,33 @@ def test_tables_lists_every_table_and_the_job_runs_without_loading_spark(tiny_la
     assert len(lines) == 15  # no job_runs table: no run list
 
 
-def test_the_job_runs_are_listed_newest_first(tmp_path, capsys):
+def _write_job_runs(lake: Path, runs: dict[str, list]) -> None:
+    """A ``job_runs`` table of two runs: ``runs`` holds each column but ``job_run_id`` and ``started_at``, with
+    ``finished_at`` as naive UTC datetimes and ``records_written`` as lists of (table, rows) pairs."""
     from datetime import UTC, datetime
 
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    runs = pa.table({
-        "job_run_id": ["a", "b"], "job_name": ["raw_to_curated", "train_als"], "status": ["succeeded", "failed"],
+    write_deltalake(str(lake / "job_runs"), pa.table({
+        "job_run_id": ["a", "b"], "job_name": runs["job_name"], "status": runs["status"],
         "started_at": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
-        "finished_at": pa.array([datetime(2026, 1, 1, 10, tzinfo=UTC), datetime(2026, 1, 2, 9, 30, tzinfo=UTC)],
-                                pa.timestamp("us", "UTC")),
-        "records_read": pa.array([10, None], pa.int64()),
-        "records_written": pa.array([[("tracks", 3), ("playlists", 2)], None], pa.map_(pa.string(), pa.int64())),
-        "records_quarantined": pa.array([1, 0], pa.int64()), "message": [None, "boom"],
+        "finished_at": pa.array([t.replace(tzinfo=UTC) for t in runs["finished_at"]], pa.timestamp("us", "UTC")),
+        "records_read": pa.array(runs["records_read"], pa.int64()),
+        "records_written": pa.array(runs["records_written"], pa.map_(pa.string(), pa.int64())),
+        "records_quarantined": pa.array(runs["records_quarantined"], pa.int64()), "message": runs["message"],
+    }))
+
+
+def test_the_job_runs_are_listed_newest_first(tmp_path, capsys):
+    from datetime import datetime
+
+    _write_job_runs(tmp_path, {
+        "job_name": ["raw_to_curated", "train_als"], "status": ["succeeded", "failed"],
+        "finished_at": [datetime(2026, 1, 1, 10), datetime(2026, 1, 2, 9, 30)], "records_read": [10, None],
+        "records_written": [[("tracks", 3), ("playlists", 2)], None], "records_quarantined": [1, 0],
+        "message": [None, "boom"],
     })
-    write_deltalake(str(tmp_path / "job_runs"), runs)
 
     assert command.run_tables(argparse.Namespace(lake_path=str(tmp_path), runs=8)) == 0
 
@@ -100,22 +112,14 @@ def test_the_job_runs_are_listed_newest_first(tmp_path, capsys):
 
 
 def test_a_job_name_longer_than_its_column_widens_the_column(tmp_path, capsys):
-    from datetime import UTC, datetime
-
-    import pyarrow as pa
-    from deltalake import write_deltalake
+    from datetime import datetime
 
     names = ["raw_to_interactions/build_interactions", "train_als"]
-    runs = pa.table({
-        "job_run_id": ["a", "b"], "job_name": names, "status": ["succeeded", "skipped"],
-        "started_at": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
-        "finished_at": pa.array([datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)],
-                                pa.timestamp("us", "UTC")),
-        "records_read": pa.array([1, 2], pa.int64()),
-        "records_written": pa.array([None, None], pa.map_(pa.string(), pa.int64())),
-        "records_quarantined": pa.array([0, 0], pa.int64()), "message": ["", ""],
+    _write_job_runs(tmp_path, {
+        "job_name": names, "status": ["succeeded", "skipped"],
+        "finished_at": [datetime(2026, 1, 2), datetime(2026, 1, 1)], "records_read": [1, 2],
+        "records_written": [None, None], "records_quarantined": [0, 0], "message": ["", ""],
     })
-    write_deltalake(str(tmp_path / "job_runs"), runs)
 
     assert command.run_tables(argparse.Namespace(lake_path=str(tmp_path), runs=8)) == 0
 

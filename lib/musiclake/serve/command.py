@@ -20,6 +20,7 @@ import sys
 
 SERVE, SIMILAR, TABLES = "serve", "similar", "tables"
 _EXTRA_HINT = "pip install 'musiclake[serve]'"
+JOB_NAME_WIDTH = 20  # columns of the job name in the job runs `tables` lists, at least
 
 
 def positive(text: str) -> int:
@@ -165,9 +166,6 @@ def run_tables(args: argparse.Namespace) -> int:
                   f"read {_count(r['records_read']):>8}  written {written:>8}  "
                   f"quarantined {_count(r['records_quarantined']):>5}  {r['message'] or ''}")
     return 0
-
-
-JOB_NAME_WIDTH = 20  # columns of the job name in the job runs `tables` lists, at least
 
 
 def _count(value: int | None) -> int | str:
