@@ -159,13 +159,15 @@ class Inputs:
     table_ids: dict[str, str]
 
 
-def last_inputs(lake: Lake, job_name: str) -> Inputs | None:
-    """The inputs of the job's latest successful run (None if it never succeeded). A run recorded before table
-    ids were has none."""
+def last_inputs(lake: Lake, wrote: schemas.TableSpec) -> Inputs | None:
+    """The inputs of the latest successful run that wrote the table ``wrote`` (None if none did), whatever the
+    job's name: ``build_interactions`` alone and the step of ``raw_to_interactions`` (each recorded under its own
+    name) keep the same table up to date, so the latest of either is what the table was built from. A run
+    recorded before table ids were has none."""
     if not lake.exists(schemas.JOB_RUNS):
         return None
     runs = lake.load(schemas.JOB_RUNS).filter(
-        (F.col("job_name") == job_name) & (F.col("status") == "succeeded")
+        (F.col("status") == "succeeded") & F.col("records_written").getItem(wrote.name).isNotNull()
     )
     ids = F.col("input_table_ids") if "input_table_ids" in runs.columns else F.lit(None)
     latest = runs.orderBy(F.col("finished_at").desc()).select("input_versions", ids.alias("ids")).first()

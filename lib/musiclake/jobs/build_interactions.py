@@ -1,10 +1,10 @@
 """build_interactions: ``playlist_tracks`` -> ``interactions`` (playlist x track) and the stable id maps.
 
-Skips (cheaply) when ``playlist_tracks`` has not changed since the last successful run (the same table id, the
-same version). Otherwise only the playlists whose membership changed since then are recomputed, read from the
-table's change data feed; the first run, a ``playlist_tracks`` that is not the table the last run read (created
-again since), and any run whose versions the feed does not cover, sync every playlist. Any failure records a
-``failed`` job run.
+Skips (cheaply) when ``playlist_tracks`` has not changed since the last successful run that built ``interactions``
+(the same table id, the same version): this job's, or the ``build_interactions`` step of ``raw_to_interactions``.
+Otherwise only the playlists whose membership changed since then are recomputed, read from the table's change data
+feed; the first run, a ``playlist_tracks`` that is not the table the last run read (created again since), and any
+run whose versions the feed does not cover, sync every playlist. Any failure records a ``failed`` job run.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def run(spark: SparkSession, opts: BuildInteractionsOptions) -> JobRun:
             state = lake.state(schemas.PLAYLIST_TRACKS)  # the version and the table id, one read of the log
             if not state.exists:
                 raise SystemExit(f"no playlist_tracks table under {opts.lake_path}: run raw_to_curated first")
-            last = bookkeeping.last_inputs(lake, opts.job_name)
+            last = bookkeeping.last_inputs(lake, schemas.INTERACTIONS)
         build(lake, opts, job, state, last)
     return job
 

@@ -1,11 +1,11 @@
 """raw_to_interactions: ``raw_to_curated`` then ``build_interactions`` in one job run, on one Spark session.
 
 Each step is the job of its own module, run exactly as it runs alone and recorded in ``job_runs`` under its own
-name, ``<job name>/raw_to_curated`` and ``<job name>/build_interactions`` (``build_interactions`` finds its last
-inputs by that name). Run together, the second job starts on the first one's session: no second start of the
-JVM, Spark, Delta and the catalog, and the code the first compiled (classes loaded, queries' generated code, the
-JIT's work) serves the second (docs/etl.md, "One job run or two"). On Glue that is one job run instead of two
-chained by a trigger: one start, one billing minimum.
+name, ``<job name>/raw_to_curated`` and ``<job name>/build_interactions`` (``build_interactions`` continues from the
+latest successful run that built the interactions, its step's or the job's alone). Run together, the second job
+starts on the first one's session: no second start of the JVM, Spark, Delta and the catalog, and the code the first
+compiled (classes loaded, queries' generated code, the JIT's work) serves the second (docs/etl.md, "One job run or
+two"). On Glue that is one job run instead of two chained by a trigger: one start, one billing minimum.
 
 ``build_interactions`` runs only after ``raw_to_curated`` succeeded or skipped (it then skips cheaply itself when
 ``playlist_tracks`` did not change, and is recorded as skipped when there is no ``playlist_tracks`` yet); a
