@@ -159,21 +159,24 @@ class Inputs:
     table_ids: dict[str, str]
 
 
-def last_inputs(lake: Lake, wrote: schemas.TableSpec) -> Inputs | None:
-    """The inputs of the latest successful run that wrote the table ``wrote`` (None if none did), whatever the
-    job's name: ``build_interactions`` alone and the step of ``raw_to_interactions`` (each recorded under its own
-    name) keep the same table up to date, so the latest of either is what the table was built from. A run
-    recorded before table ids were has none."""
+def last_inputs(lake: Lake, built: schemas.TableSpec, source: schemas.TableSpec) -> Inputs | None:
+    """The inputs of the latest successful run that built the table ``built`` from ``source`` (None if none did),
+    whatever the job's name: ``build_interactions`` alone and the step of ``raw_to_interactions`` (each recorded
+    under its own name) keep the same table up to date, so the latest of either is what the table was built from.
+    Such a run recorded what it wrote to ``built`` and the Delta id of the ``source`` it read; ``housekeeping``,
+    which also records the tables it rewrote, records no table ids. A run recorded before table ids were is not
+    found (the caller then syncs everything, as it would for a run whose source it cannot identify)."""
     if not lake.exists(schemas.JOB_RUNS):
         return None
-    runs = lake.load(schemas.JOB_RUNS).filter(
-        (F.col("status") == "succeeded") & F.col("records_written").getItem(wrote.name).isNotNull()
-    )
-    ids = F.col("input_table_ids") if "input_table_ids" in runs.columns else F.lit(None)
-    latest = runs.orderBy(F.col("finished_at").desc()).select("input_versions", ids.alias("ids")).first()
+    runs = lake.load(schemas.JOB_RUNS)
+    if "input_table_ids" not in runs.columns:
+        return None
+    runs = runs.filter((F.col("status") == "succeeded") & F.col("records_written").getItem(built.name).isNotNull()
+                       & F.col("input_table_ids").getItem(source.name).isNotNull())
+    latest = runs.orderBy(F.col("finished_at").desc()).select("input_versions", "input_table_ids").first()
     if latest is None:
         return None
-    return Inputs(dict(latest["input_versions"] or {}), dict(latest["ids"] or {}))
+    return Inputs(dict(latest["input_versions"] or {}), dict(latest["input_table_ids"] or {}))
 
 
 def check_bad_fraction(quarantined: int, read: int, max_fraction: float) -> None:

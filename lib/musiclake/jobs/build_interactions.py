@@ -56,7 +56,7 @@ def run(spark: SparkSession, opts: BuildInteractionsOptions) -> JobRun:
             state = lake.state(schemas.PLAYLIST_TRACKS)  # the version and the table id, one read of the log
             if not state.exists:
                 raise SystemExit(f"no playlist_tracks table under {opts.lake_path}: run raw_to_curated first")
-            last = bookkeeping.last_inputs(lake, schemas.INTERACTIONS)
+            last = bookkeeping.last_inputs(lake, schemas.INTERACTIONS, schemas.PLAYLIST_TRACKS)
         build(lake, opts, job, state, last)
     return job
 
@@ -92,8 +92,7 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun, state: TableS
                                  empty=job.records_read == 0)
             note = f"full sync of playlist_tracks v{version}"
             if last is not None and not same_table:
-                note += (" (not the table the last run read: created again since, or its id was not recorded"
-                         " then)")
+                note += " (not the table the last run read: created again since)"
         else:
             # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
             batch = replacing(lake, interactions, changed).persist()
