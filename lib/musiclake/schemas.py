@@ -141,7 +141,9 @@ _OBSERVED = [
     _c("observed_at", TS, "when this version was observed (API fetch time; MPD playlist modified_at)", False),
     _c("run_id", S, "landing run the row was read from", False),
 ]
-_AUTO = {"delta.autoOptimize.optimizeWrite": "true", "delta.autoOptimize.autoCompact": "true"}
+# Optimized writes (few, large files per write); no auto compaction: its check after every write computes the new
+# snapshot's file list (a Spark job per write), and compacting is housekeeping's scheduled OPTIMIZE (docs/etl.md).
+_AUTO = {"delta.autoOptimize.optimizeWrite": "true"}
 
 PLAYLISTS = TableSpec(
     name="playlists",

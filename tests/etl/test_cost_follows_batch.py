@@ -256,24 +256,47 @@ def test_a_merge_reads_no_table_detail_and_makes_the_database_once(spark, tmp_pa
     assert not any("DescribeDeltaDetail" in p for p in first + second)
     assert sum("CreateNamespace" in p for p in first) == 1 and not any("CreateNamespace" in p for p in second)
     assert any("MergeIntoCommand" in p for p in second) and not any("MergeIntoCommand" in p for p in first)
-    assert sum("operationParameters" in p for p in second) == 2  # the latest commit: before and after the MERGE
+    # the latest commit read (a frame of DeltaHistory rows): before and after the MERGE
+    assert sum("delta.DeltaHistory" in p for p in second) == 2
     assert {r["track_id"]: r["track_name"] for r in tables.load(spec).collect()}["a001"] == "renamed"
 
 
 def test_a_write_followed_by_auto_compaction_reports_its_own_row_counts(spark, tmp_path):
-    """The tables auto-compact (``autoCompact``): an OPTIMIZE may commit right after a write, so the rows written
-    are read from the write's own commit, not the latest."""
+    """A table that auto-compacts (``delta.autoOptimize.autoCompact``, set on the tables of lakes made before
+    housekeeping took compaction over, or by a session's ``spark.databricks.delta.autoCompact.enabled``) may commit
+    an OPTIMIZE right after a write, so the rows written are read from the write's own commit, not the latest."""
     tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
     rows = [{"track_id": f"a{i:03d}", "track_name": f"track {i}", "source": "spotify"} for i in range(4)]
-    key = "spark.databricks.delta.autoCompact.minNumFiles"
-    spark.conf.set(key, "1")  # compact after every write, however few its files
+    settings = {"spark.databricks.delta.autoCompact.enabled": "true",
+                "spark.databricks.delta.autoCompact.minNumFiles": "1"}  # compact after every write
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         loaded = tables.merge(spec, _frame(spark, spec, *rows[:2]))
         merged = tables.merge(spec, _frame(spark, spec, *rows[2:]))  # two new: a file of their own
     finally:
-        spark.conf.unset(key)
+        for key in settings:
+            spark.conf.unset(key)
 
     operations = [r["operation"] for r in DeltaTable.forPath(spark, tables.location(spec)).history().orderBy(
         "version").collect()]
     assert operations[-1] == "OPTIMIZE" and "MERGE" in operations  # the MERGE is not the latest commit
     assert (loaded, merged) == (2, 2)
+
+
+def test_writes_leave_compaction_to_housekeeping(spark, tmp_path):
+    """The lake's tables do not auto-compact (its check after each write is a Spark job of its own): however many
+    small files the writes leave, no OPTIMIZE commits until housekeeping runs one."""
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
+    key = "spark.databricks.delta.autoCompact.minNumFiles"
+    spark.conf.set(key, "1")  # a table that auto-compacts would compact after each of these writes
+    try:
+        for i in range(3):
+            tables.merge(spec, _frame(spark, spec, {"track_id": f"a{i:03d}", "source": "spotify"}))
+    finally:
+        spark.conf.unset(key)
+
+    table = DeltaTable.forPath(spark, tables.location(spec))
+    assert [r["operation"] for r in table.history().orderBy("version").collect()] == [
+        "CREATE TABLE", "WRITE", "MERGE", "MERGE"]
+    assert table.detail().first()["properties"] == {"delta.autoOptimize.optimizeWrite": "true"}
