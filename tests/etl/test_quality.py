@@ -31,6 +31,7 @@ def test_keys_unique_not_null_counts_rows_with_a_null_key_and_duplicated_keys(sp
         "playlist_tracks: keys playlist_id, position unique and not null", False,
         "3 rows with a null key, 2 duplicated keys",
     )
+    assert result.rows == 9  # every row, counted in the same query
 
 
 def test_keys_unique_not_null_passes_unique_keys_whatever_the_other_columns(spark):
@@ -46,7 +47,9 @@ def test_keys_unique_not_null_passes_unique_keys_whatever_the_other_columns(spar
 def test_keys_unique_not_null_passes_an_empty_frame(spark):
     df = spark.createDataFrame([], "track_id string")
 
-    assert keys_unique_not_null(df, ["track_id"], "tracks").passed
+    result = keys_unique_not_null(df, ["track_id"], "tracks")
+
+    assert result.passed and result.rows == 0
 
 
 def test_references_exist_finds_orphans_and_ignores_null_references(spark):

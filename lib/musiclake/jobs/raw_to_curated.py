@@ -89,9 +89,9 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             save_quarantine(lake, plan.quarantine, counts.quarantined)
         bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
         with stage("check"):  # every check, in one query over the outputs (which it caches for the MERGEs)
-            check(plan, stored["tracks"], counts.read_per_run, manifest_records(runs))
+            rows = check(plan, stored["tracks"], counts.read_per_run, manifest_records(runs))
         with stage("merge"):
-            save(lake, plan, job)
+            save(lake, plan, job, rows)
         with stage("record"):
             bookkeeping.mark_processed(lake, runs, job)
             job.record(lake, "succeeded", unmodelled_note(counts.unmodelled))
@@ -126,30 +126,32 @@ def save_quarantine(lake: Lake, quarantine: DataFrame, bad: int) -> None:
 
 
 def check(plan: curate.CuratedPlan, stored_tracks: DataFrame, read_per_run: dict[str, int],
-          manifest_records: dict[str, int]) -> None:
+          manifest_records: dict[str, int]) -> dict[str, int]:
     """The data-quality gate, in one query over the plan's outputs (which it caches for the MERGEs): keys
     unique and not null, membership refers to known tracks, nothing lost between the manifests and the records
-    read. Raises :class:`quality.DataQualityError` on any failure."""
+    read. Returns the rows of each table's updates (``playlist_tracks``: those that are not deletes), counted by
+    the key checks. Raises :class:`quality.DataQualityError` on any failure."""
     membership = plan.playlist_tracks.filter(~F.col(curate.DELETE_FLAG))
     known_tracks = plan.tracks.select("track_id").unionByName(stored_tracks.select("track_id"))
+    keyed = {"playlists": plan.playlists, "playlist_tracks": membership, "tracks": plan.tracks,
+             "artists": plan.artists, "albums": plan.albums}
     results = quality.evaluate([
-        quality.key_check(plan.playlists, schemas.PLAYLISTS.keys, "playlists"),
-        quality.key_check(membership, schemas.PLAYLIST_TRACKS.keys, "playlist_tracks"),
-        quality.key_check(plan.tracks, schemas.TRACKS.keys, "tracks"),
-        quality.key_check(plan.artists, schemas.ARTISTS.keys, "artists"),
-        quality.key_check(plan.albums, schemas.ALBUMS.keys, "albums"),
+        *(quality.key_check(rows, schemas.TABLES[name].keys, name) for name, rows in keyed.items()),
         quality.reference_check(membership, known_tracks, "track_id", "playlist_tracks -> tracks"),
     ])
     quality.raise_on_failure([*results, quality.counts_match_manifests(read_per_run, manifest_records)])
+    return {name: r.rows for name, r in zip(keyed, results[:len(keyed)], strict=True)}  # in the checks' order
 
 
-def save(lake: Lake, plan: curate.CuratedPlan, job: JobRun) -> None:
+def save(lake: Lake, plan: curate.CuratedPlan, job: JobRun, rows: dict[str, int]) -> None:
     """MERGE the plan's updates into the curated tables (``_delete`` rows remove replaced memberships), the
-    tables of each wave at the same time (:func:`runtime.concurrently`)."""
+    tables of each wave at the same time (:func:`runtime.concurrently`). ``rows``: each table's updates counted by
+    the check (a first load then needs no query to know whether it has anything to write)."""
     for wave in plan.updates():
         written = concurrently({
             name: partial(lake.merge, schemas.TABLES[name], updates,
-                          delete_flag=curate.DELETE_FLAG if name == schemas.PLAYLIST_TRACKS.name else None)
+                          delete_flag=curate.DELETE_FLAG if name == schemas.PLAYLIST_TRACKS.name else None,
+                          empty=rows[name] == 0)
             for name, updates in wave.items()
         })
         job.records_written.update(written)
