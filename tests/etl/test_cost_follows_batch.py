@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from glue_jobs.v1 import raw_to_curated
 from musiclake import bookkeeping, landing, runtime, schemas, storage
 from musiclake import lake as lake_module
+from musiclake.jobs.housekeeping import session_conf  # a setting for a block only, restored after it
 from musiclake.lake import Lake, conform
 from musiclake.schemas import TableSpec
 
@@ -269,14 +270,9 @@ def test_a_write_followed_by_auto_compaction_reports_its_own_row_counts(spark, t
     rows = [{"track_id": f"a{i:03d}", "track_name": f"track {i}", "source": "spotify"} for i in range(4)]
     settings = {"spark.databricks.delta.autoCompact.enabled": "true",
                 "spark.databricks.delta.autoCompact.minNumFiles": "1"}  # compact after every write
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
+    with session_conf(spark, settings):
         loaded = tables.merge(spec, _frame(spark, spec, *rows[:2]))
         merged = tables.merge(spec, _frame(spark, spec, *rows[2:]))  # two new: a file of their own
-    finally:
-        for key in settings:
-            spark.conf.unset(key)
 
     operations = [r["operation"] for r in DeltaTable.forPath(spark, tables.location(spec)).history().orderBy(
         "version").collect()]
@@ -288,13 +284,10 @@ def test_writes_leave_compaction_to_housekeeping(spark, tmp_path):
     """The lake's tables do not auto-compact (its check after each write is a Spark job of its own): however many
     small files the writes leave, no OPTIMIZE commits until housekeeping runs one."""
     tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
-    key = "spark.databricks.delta.autoCompact.minNumFiles"
-    spark.conf.set(key, "1")  # a table that auto-compacts would compact after each of these writes
-    try:
+    # a table that auto-compacts would compact after each of these writes
+    with session_conf(spark, {"spark.databricks.delta.autoCompact.minNumFiles": "1"}):
         for i in range(3):
             tables.merge(spec, _frame(spark, spec, {"track_id": f"a{i:03d}", "source": "spotify"}))
-    finally:
-        spark.conf.unset(key)
 
     table = DeltaTable.forPath(spark, tables.location(spec))
     assert [r["operation"] for r in table.history().orderBy("version").collect()] == [
