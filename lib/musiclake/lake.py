@@ -66,6 +66,15 @@ class TableState:
 
 
 @dataclass(frozen=True)
+class Commit:
+    """One commit of a Delta table, as its commit info records it (:meth:`Lake.commits`)."""
+
+    version: int
+    operation: str
+    metrics: dict[str, int]
+
+
+@dataclass(frozen=True)
 class Lake:
     """The tables under ``root``, registered in the catalog database ``database``.
 
@@ -83,6 +92,9 @@ class Lake:
     root: str
     database: str
     _databases_made: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    # Tables this Lake has seen registered here and present (the catalog check, or its own ensure): ensure() then
+    # skips the CREATE ... IF NOT EXISTS, which costs catalog round trips and a query per table and write.
+    _registered: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def path(self, *parts: str) -> str:
         """A path under the lake root (e.g. ``lake.path("models", "als")``)."""
@@ -108,6 +120,27 @@ class Lake:
 
     def exists(self, spec: TableSpec) -> bool:
         return self.state(spec).exists
+
+    def commits(self, spec: TableSpec, after: int, limit: int) -> list[Commit]:
+        """The table's latest commits after version ``after`` (at most ``limit``), newest first.
+
+        Read from the commit files in the driver (their commit info, the first line of each): no Spark job, where
+        ``DeltaTable.history`` runs one (a ``range`` over the versions, read by tasks) for the same rows.
+        """
+        jvm = self.spark._jvm
+        delta = jvm.org.apache.spark.sql.delta
+        delta_log = delta.DeltaLog.forTable(self.spark._jsparkSession, self.location(spec))
+        latest = int(delta_log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
+        store, conf, found = delta_log.store(), delta_log.newDeltaHadoopConf(), []
+        for version in range(latest, max(after, latest - limit), -1):
+            commit_file = jvm.org.apache.hadoop.fs.Path(delta_log.logPath(), f"{version:020d}.json")  # the protocol's
+            info = delta.DeltaHistoryManager.getCommitInfoOpt(store, commit_file, conf)
+            if info.isDefined():
+                metrics = info.get().operationMetrics()
+                as_dict = dict(jvm.scala.collection.JavaConverters.mapAsJavaMap(metrics.get())) if (
+                    metrics.isDefined()) else None
+                found.append(Commit(version, info.get().operation(), _numeric(as_dict)))
+        return found
 
     def version(self, spec: TableSpec) -> int:
         """The table's latest Delta version.
@@ -198,6 +231,7 @@ class Lake:
             spec = wanted[name]
             ours = self.location(spec)
             if _qualified(self.spark, registered_at) == _qualified(self.spark, ours) and self.exists(spec):
+                self._registered.add(ours)
                 continue  # the usual case
             if name in schemas.TABLES and _holds_nothing(self.spark, registered_at):
                 stale.append((spec, registered_at))
@@ -265,7 +299,18 @@ class Lake:
 
     # --- writing ----------------------------------------------------------------------------------------------
     def ensure(self, spec: TableSpec) -> DeltaTable:
-        """Create the Delta table (registered as ``database.name`` with comments) unless it already exists."""
+        """Create the Delta table (registered as ``database.name`` with comments) unless it already exists.
+
+        A table this Lake has already found registered here and present (:meth:`check_registrations`, or an
+        earlier call) is only opened by its path, unless it has been deleted since.
+        """
+        if self.location(spec) in self._registered:
+            try:
+                return DeltaTable.forPath(self.spark, self.location(spec))
+            except AnalysisException as exc:
+                if "DELTA_MISSING_DELTA_TABLE" not in str(exc.getErrorClass()):
+                    raise
+                self._registered.discard(self.location(spec))  # deleted: made (and registered) again below
         if self.database not in self._databases_made:  # once per job: a catalog round trip each time otherwise
             self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {checked_identifier(self.database)}")
             self._databases_made.add(self.database)
@@ -283,7 +328,9 @@ class Lake:
             builder = builder.partitionedBy(*spec.partition_by)
         for key, value in {"delta.autoOptimize.optimizeWrite": "true", **spec.properties}.items():
             builder = builder.property(key, value)
-        return builder.execute()
+        table = builder.execute()
+        self._registered.add(self.location(spec))
+        return table
 
     def merge(
         self, spec: TableSpec, updates: DataFrame, *, delete_flag: str | None = None, delete_missing: bool = False,
@@ -319,25 +366,22 @@ class Lake:
         the key) and, for a batch of at most :data:`MERGE_KEY_LITERALS_MAX` distinct first-key values, those
         values (files skipped on their min/max statistics). An empty batch merges nothing (the table is only
         made sure to exist), and one into a table as :meth:`ensure` created it (version 0) is an append (nothing
-        to match). Besides the MERGE, two reads of the latest commits (before, unless this call creates the
-        table: the latest one's version; after: the MERGE's metrics, if it committed, found among the last few
-        commits since auto compaction may have committed after it). A full sync (``delete_missing``) gets neither
+        to match). Besides the MERGE, the Delta log is read in the driver, without a Spark job: before, the
+        latest version; after, the MERGE's metrics from its commit (if it committed), found among the last few
+        commits since auto compaction may have committed after it. A full sync (``delete_missing``) gets neither
         predicate: it must see the whole table, since a stored row left out of the scan would be neither matched
         nor deleted.
         """
-        created_now = not self.exists(spec)  # then ensure() creates it: a first load, without reading its history
+        state = self.state(spec)  # before ensure(): a table it creates now gets a first load, nothing else to read
         table = self.ensure(spec)
         # No repartition by the partition columns here: with one partition value (all of the MPD is source=mpd)
         # that funnels every row through one task. Delta's optimized write (a table property, see ensure)
         # already bins the output into few, large files per partition.
         source = conform(updates, spec.schema, keep=(delete_flag,) if delete_flag else ())
-        if created_now:
-            return self._first_load(spec, source, delete_flag, 0, empty)
-        # One read of the latest commit (not DESCRIBE DETAIL, which builds the snapshot's file list): the version a
-        # commit of ours must follow, and whether the table is as ensure() created it (version 0, no data files)
-        latest = table.history(1).select("version", "operation").first()
-        before = int(latest["version"])
-        if before == 0 and latest["operation"] == CREATE_OPERATION:  # a first load: nothing to match, so append
+        before = max(state.version, 0)  # the version a commit of ours must follow
+        first_load = not state.exists or (  # or still as ensure() created it (version 0, no data files)
+            before == 0 and self.commits(spec, after=-1, limit=1)[0].operation == CREATE_OPERATION)
+        if first_load:  # nothing to match, so an append
             return self._first_load(spec, source, delete_flag, before, empty)
         on = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys))
         if not delete_missing:
@@ -360,7 +404,7 @@ class Lake:
         if delete_missing:
             merge = merge.whenNotMatchedBySourceDelete()
         merge.execute()
-        metrics = _commit_metrics(table, before, "MERGE")
+        metrics = self._commit_metrics(spec, before, "MERGE")
         log.info("merged into %s: %s", spec.name,
                  {k: v for k, v in metrics.items() if k.startswith("numTargetRows")} or "no change")
         return sum(metrics.get(k, 0) for k in WRITE_METRICS)
@@ -374,10 +418,16 @@ class Lake:
             log.info("merged into %s: empty batch, nothing to merge", spec.name)
             return 0
         rows.write.format("delta").mode("append").save(self.location(spec))
-        written = _commit_metrics(DeltaTable.forPath(self.spark, self.location(spec)), before, "WRITE").get(
-            "numOutputRows", 0)
+        written = self._commit_metrics(spec, before, "WRITE").get("numOutputRows", 0)
         log.info("merged into %s: first load, %d rows appended", spec.name, written)
         return written
+
+    def _commit_metrics(self, spec: TableSpec, before: int, operation: str) -> dict[str, int]:
+        """The numeric metrics of the newest ``operation`` commit after version ``before`` (none when the operation
+        committed nothing, e.g. a MERGE that changed no row). Not simply the latest commit: auto compaction (the
+        ``autoCompact`` table property) may commit an ``OPTIMIZE`` right after a write."""
+        return next((c.metrics for c in self.commits(spec, before, COMMITS_AFTER_A_WRITE + 1)
+                     if c.operation == operation), {})
 
     def append(self, spec: TableSpec, rows: DataFrame) -> None:
         """Append to a log-like table (job_runs) after making sure it exists. A column the table lacks (one added
@@ -406,16 +456,6 @@ class Lake:
         # small by construction: one row per partition
         rows = self.spark.table(spec.qualified(self.database)).select(*columns).distinct().orderBy(*columns).collect()
         return [{c: (None if r[c] is None else str(r[c])) for c in columns} for r in rows]
-
-
-def _commit_metrics(table: DeltaTable, before: int, operation: str) -> dict[str, int]:
-    """The numeric metrics of the newest ``operation`` commit after version ``before`` (none when the operation
-    committed nothing, e.g. a MERGE that changed no row). Not simply the latest commit: auto compaction (the
-    ``autoCompact`` table property) may commit an ``OPTIMIZE`` right after a write."""
-    ours = (table.history(COMMITS_AFTER_A_WRITE + 1)
-            .filter((F.col("version") > before) & (F.col("operation") == operation))
-            .orderBy(F.col("version").desc()).select("operationMetrics").first())
-    return _numeric(ours["operationMetrics"]) if ours else {}
 
 
 def batch_predicates(spec: TableSpec, batch: DataFrame) -> list[Column] | None:

@@ -238,10 +238,12 @@ def _plans_during(spark, job: str, stage: str, action: Callable[[], Any]) -> tup
     return result, plans
 
 
-def test_a_merge_reads_no_table_detail_and_makes_the_database_once(spark, tmp_path):
-    """Around the MERGE only the latest commit is read (no ``DESCRIBE DETAIL``, which computes the snapshot), the
-    first load into a new table is an append, and ``CREATE DATABASE`` runs once per job's ``Lake``."""
-    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
+def test_a_merge_reads_its_commits_in_the_driver_and_creates_the_table_and_database_once(spark, tmp_path):
+    """Around the MERGE the Delta log is read in the driver (no ``DESCRIBE DETAIL``, which computes the snapshot,
+    and no ``DESCRIBE HISTORY``, a Spark job of its own), the first load into a new table is an append, and the
+    ``CREATE`` statements run once per job's ``Lake``: not for a table it created or found registered here."""
+    root, database = str(tmp_path / "lake"), _new_database()
+    tables, spec = Lake(spark, root, database), schemas.TRACKS
     job = f"fixed_{uuid.uuid4().hex[:6]}"
     stored = [{"track_id": f"a{i:03d}", "track_name": f"track {i}", "source": "spotify"} for i in range(5)]
     batch = [{"track_id": "a001", "track_name": "renamed", "source": "spotify"},
@@ -249,17 +251,24 @@ def test_a_merge_reads_no_table_detail_and_makes_the_database_once(spark, tmp_pa
 
     loaded, first = _plans_during(spark, job, "first", lambda: tables.merge(spec, _frame(spark, spec, *stored)))
     merged, second = _plans_during(spark, job, "second", lambda: tables.merge(spec, _frame(spark, spec, *batch)))
-    _, probe = _plans_during(spark, job, "probe", lambda: DeltaTable.forPath(spark, tables.location(spec)).detail()
-                             .first())
+    next_job = Lake(spark, root, database)  # as the next run: its catalog check finds the table registered here
+    next_job.check_registrations([spec])
+    again, third = _plans_during(spark, job, "third", lambda: next_job.merge(
+        spec, _frame(spark, spec, {"track_id": "c001", "track_name": "newer", "source": "spotify"})))
+    _, probe = _plans_during(spark, job, "probe", lambda: (
+        DeltaTable.forPath(spark, tables.location(spec)).detail().first(),
+        DeltaTable.forPath(spark, tables.location(spec)).history(1).first()))
 
-    assert (loaded, merged) == (5, 2)
-    assert any("DescribeDeltaDetail" in p for p in probe)  # the probe sees a detail read when there is one
-    assert not any("DescribeDeltaDetail" in p for p in first + second)
-    assert sum("CreateNamespace" in p for p in first) == 1 and not any("CreateNamespace" in p for p in second)
+    assert (loaded, merged, again) == (5, 2, 1)
+    # the probe sees a detail or history read when there is one
+    assert any("DescribeDeltaDetail" in p for p in probe) and any("delta.DeltaHistory" in p for p in probe)
+    assert not any("DescribeDeltaDetail" in p or "delta.DeltaHistory" in p for p in first + second + third)
+    assert sum("CreateNamespace" in p for p in first) == 1
+    assert any("CreateTable" in p for p in first)
+    assert not any("CreateNamespace" in p or "CreateTable" in p for p in second + third)
     assert any("MergeIntoCommand" in p for p in second) and not any("MergeIntoCommand" in p for p in first)
-    # the latest commit read (a frame of DeltaHistory rows): before and after the MERGE
-    assert sum("delta.DeltaHistory" in p for p in second) == 2
-    assert {r["track_id"]: r["track_name"] for r in tables.load(spec).collect()}["a001"] == "renamed"
+    assert {r["track_id"]: r["track_name"] for r in tables.load(spec).collect()} == {
+        **{r["track_id"]: r["track_name"] for r in stored}, "a001": "renamed", "b001": "new", "c001": "newer"}
 
 
 def test_a_write_followed_by_auto_compaction_reports_its_own_row_counts(spark, tmp_path):

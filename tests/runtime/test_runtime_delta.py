@@ -116,6 +116,29 @@ def test_state_reads_the_version_and_table_id_from_the_delta_log_without_a_spark
     assert again.table_id == spark.sql(f"DESCRIBE DETAIL delta.`{location}`").first()["id"]
 
 
+def test_commits_are_the_tables_history_read_without_a_spark_job(spark, tmp_path: Path):
+    """``Lake.commits`` (what a MERGE reads before and after itself) gives what ``DESCRIBE HISTORY`` gives for the
+    latest commits: versions newest first, operations, numeric metrics; limited by ``after`` and ``limit``."""
+    lake = Lake(spark, str(tmp_path / "lake"), _database())
+    lake.merge(SPEC, spark.createDataFrame([("t1", "One", 1, "2026-11-01")], SCHEMA))
+    lake.merge(SPEC, spark.createDataFrame([("t1", "Uno", 1, "2026-11-01"), ("t2", "Two", 2, "2026-11-01")], SCHEMA))
+
+    sc, group = spark.sparkContext, f"commits-{uuid.uuid4().hex[:8]}"
+    sc.setLocalProperty("spark.jobGroup.id", group)
+    try:
+        commits = lake.commits(SPEC, after=-1, limit=10)
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert sc.statusTracker().getJobIdsForGroup(group) == []
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{lake.location(SPEC)}`").orderBy("version", ascending=False).collect()
+    assert [(c.version, c.operation) for c in commits] == [(h["version"], h["operation"]) for h in history] == [
+        (2, "MERGE"), (1, "WRITE"), (0, "CREATE TABLE")]
+    assert commits[0].metrics == {k: int(v) for k, v in history[0]["operationMetrics"].items()}
+    assert (commits[0].metrics["numTargetRowsInserted"], commits[0].metrics["numTargetRowsUpdated"]) == (1, 1)
+    assert [c.version for c in lake.commits(SPEC, after=0, limit=10)] == [2, 1]
+    assert [c.version for c in lake.commits(SPEC, after=-1, limit=1)] == [2]
+
+
 def test_a_catalog_conflict_found_while_the_block_reads_is_raised_in_place_of_the_blocks_error(spark, tmp_path: Path):
     db = _database()
     Lake(spark, str(tmp_path / "first"), db).ensure(SPEC)  # registered there, and its log is there
