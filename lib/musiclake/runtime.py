@@ -402,19 +402,23 @@ def phase(spark: SparkSession, job_name: str, name: str,
     ``<job_name>: <name>`` (the Spark UI, also Glue's, shows both).
 
     At the end of the block the queries and Spark jobs it ran are logged and, with ``work``, added there under
-    ``name`` (the plan of actions in docs/etl.md is measured and tested this way). The previous group is restored.
+    ``name`` (the plan of actions in docs/etl.md is measured and tested this way): those of this block only, not
+    an earlier block's of the same name in the same process (a job run again in one session). The previous group
+    is restored.
     """
     sc = spark.sparkContext
     keys = ("spark.jobGroup.id", "spark.job.description")
     previous = {k: sc.getLocalProperty(k) for k in keys}
     group, description = f"{job_name}/{name}", f"{job_name}: {name}"
+    earlier_jobs, last_query = set(sc.statusTracker().getJobIdsForGroup(group)), _last_execution_id(spark)
     sc.setLocalProperty(keys[0], group)
     sc.setLocalProperty(keys[1], description)
     started = time.monotonic()
     try:
         yield
     finally:
-        done = SparkWork(_queries_described(spark, description), len(sc.statusTracker().getJobIdsForGroup(group)),
+        jobs = set(sc.statusTracker().getJobIdsForGroup(group)) - earlier_jobs
+        done = SparkWork(_queries_described(spark, description, after=last_query), len(jobs),
                          time.monotonic() - started)
         if work is not None:
             total = work.setdefault(name, SparkWork())
@@ -427,13 +431,23 @@ def phase(spark: SparkSession, job_name: str, name: str,
             sc.setLocalProperty(key, value)  # None removes it
 
 
-def _queries_described(spark: SparkSession, description: str, recent: int = 100) -> int:
-    """SQL executions among the ``recent`` latest whose description is ``description`` (Spark's SQL status store,
-    which names each execution after the job description set when it started)."""
+def _queries_described(spark: SparkSession, description: str, after: int, recent: int = 100) -> int:
+    """SQL executions among the ``recent`` latest, started after execution ``after``, whose description is
+    ``description`` (Spark's SQL status store, which names each execution after the job description set when it
+    started)."""
     store = spark._jsparkSession.sharedState().statusStore()
     count = store.executionsCount()
     executions = store.executionsList(max(0, count - recent), recent)
-    return sum(1 for i in range(executions.size()) if executions.apply(i).description() == description)
+    return sum(1 for e in (executions.apply(i) for i in range(executions.size()))
+               if e.executionId() > after and e.description() == description)
+
+
+def _last_execution_id(spark: SparkSession) -> int:
+    """The id of the latest SQL execution in Spark's status store (ids only grow); -1 before the first."""
+    store = spark._jsparkSession.sharedState().statusStore()
+    count = store.executionsCount()
+    latest = store.executionsList(max(0, count - 1), 1)
+    return int(latest.apply(0).executionId()) if latest.size() else -1
 
 
 ARROW_TO_PANDAS = "spark.sql.execution.arrow.pyspark.enabled"

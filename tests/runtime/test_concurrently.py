@@ -48,3 +48,15 @@ def test_one_call_or_one_worker_runs_in_this_thread():
     assert runtime.concurrently({"only": threading.get_ident}) == {"only": caller}
     assert runtime.concurrently({"a": threading.get_ident, "b": threading.get_ident}, max_workers=1) == {
         "a": caller, "b": caller}
+
+
+def test_a_phase_counts_its_own_work_not_that_of_an_earlier_phase_of_the_same_name(spark):
+    """A job run again in one session (a test, a notebook) names its stages as before: each run's figures are its
+    own, not the sum of every run so far."""
+    counted = []
+    for n in (3, 4):
+        work: dict[str, runtime.SparkWork] = {}
+        with runtime.phase(spark, "again", "stage", work=work):
+            assert spark.range(n).count() == n
+        counted.append((work["stage"].queries, work["stage"].jobs))
+    assert counted[0] == counted[1] and min(counted[0]) >= 1
