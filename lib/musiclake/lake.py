@@ -132,8 +132,8 @@ class Lake:
         delta_log = delta.DeltaLog.forTable(self.spark._jsparkSession, self.location(spec))
         latest = int(delta_log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
         store, conf, found = delta_log.store(), delta_log.newDeltaHadoopConf(), []
-        for version in range(latest, max(after, latest - limit), -1):
-            commit_file = jvm.org.apache.hadoop.fs.Path(delta_log.logPath(), f"{version:020d}.json")  # the protocol's
+        for version in range(latest, max(after, latest - limit), -1):  # each commit file named as the protocol says
+            commit_file = jvm.org.apache.hadoop.fs.Path(delta_log.logPath(), f"{version:020d}.json")
             info = delta.DeltaHistoryManager.getCommitInfoOpt(store, commit_file, conf)
             if info.isDefined():
                 metrics = info.get().operationMetrics()
