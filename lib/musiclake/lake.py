@@ -404,7 +404,7 @@ class Lake:
         if delete_missing:
             merge = merge.whenNotMatchedBySourceDelete()
         merge.execute()
-        metrics = self._commit_metrics(spec, before, "MERGE")
+        metrics = self.commit_metrics(spec, before, "MERGE")
         log.info("merged into %s: %s", spec.name,
                  {k: v for k, v in metrics.items() if k.startswith("numTargetRows")} or "no change")
         return sum(metrics.get(k, 0) for k in WRITE_METRICS)
@@ -418,11 +418,11 @@ class Lake:
             log.info("merged into %s: empty batch, nothing to merge", spec.name)
             return 0
         rows.write.format("delta").mode("append").save(self.location(spec))
-        written = self._commit_metrics(spec, before, "WRITE").get("numOutputRows", 0)
+        written = self.commit_metrics(spec, before, "WRITE").get("numOutputRows", 0)
         log.info("merged into %s: first load, %d rows appended", spec.name, written)
         return written
 
-    def _commit_metrics(self, spec: TableSpec, before: int, operation: str) -> dict[str, int]:
+    def commit_metrics(self, spec: TableSpec, before: int, operation: str) -> dict[str, int]:
         """The numeric metrics of the newest ``operation`` commit after version ``before`` (none when the operation
         committed nothing, e.g. a MERGE that changed no row). Not simply the latest commit: auto compaction (the
         ``autoCompact`` table property) may commit an ``OPTIMIZE`` right after a write."""

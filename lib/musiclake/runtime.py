@@ -453,16 +453,28 @@ def _last_execution_id(spark: SparkSession) -> int:
 ARROW_TO_PANDAS = "spark.sql.execution.arrow.pyspark.enabled"
 
 
+@contextmanager
+def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set session configuration for the block only; each key gets back its previous value (or is unset)."""
+    saved = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+
 def to_pandas_with_arrow(df: DataFrame) -> pd.DataFrame:
     """``df.toPandas()`` through Arrow (column batches instead of one Python row object per row: millions of rows
     in seconds), whatever the session's setting, which is restored afterwards."""
-    conf = df.sparkSession.conf
-    before = conf.get(ARROW_TO_PANDAS, "false")
-    conf.set(ARROW_TO_PANDAS, "true")
-    try:
+    with session_conf(df.sparkSession, {ARROW_TO_PANDAS: "true"}):
         return df.toPandas()
-    finally:
-        conf.set(ARROW_TO_PANDAS, before)
 
 
 def kept(df: DataFrame) -> DataFrame:

@@ -25,8 +25,8 @@ from pyspark.sql import functions as F
 from glue_jobs.v1 import raw_to_curated
 from musiclake import bookkeeping, landing, runtime, schemas, storage
 from musiclake import lake as lake_module
-from musiclake.jobs.housekeeping import session_conf  # a setting for a block only, restored after it
 from musiclake.lake import Lake, conform
+from musiclake.runtime import session_conf  # a setting for a block only, restored after it
 from musiclake.schemas import TableSpec
 
 OBSERVED = datetime(2026, 11, 26, 10, 0, 0)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from glue_jobs.v1 import housekeeping as housekeeping_entry
-from musiclake import schemas
+from musiclake import runtime, schemas
 from musiclake.jobs import housekeeping
 from musiclake.jobs.housekeeping import HousekeepingOptions
 from musiclake.lake import Lake
@@ -150,7 +150,7 @@ def test_zero_retention_removes_old_versions_files_and_the_current_version_reads
 
 
 def test_session_settings_are_restored_when_the_block_fails(spark):
-    with pytest.raises(RuntimeError), housekeeping.session_conf(spark, {housekeeping.RETENTION_CHECK: "false"}):
+    with pytest.raises(RuntimeError), runtime.session_conf(spark, {housekeeping.RETENTION_CHECK: "false"}):
         assert spark.conf.get(housekeeping.RETENTION_CHECK) == "false"
         raise RuntimeError("a table failed")
     assert spark.conf.get(housekeeping.RETENTION_CHECK, None) is None

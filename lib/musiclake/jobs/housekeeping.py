@@ -14,8 +14,6 @@ when it deletes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +25,7 @@ from musiclake import schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake
 from musiclake.options import JobOptions, OptionsError
+from musiclake.runtime import session_conf
 from musiclake.schemas import TableSpec
 
 log = logging.getLogger("musiclake.housekeeping")
@@ -170,10 +169,10 @@ def housekeep_table(lake: Lake, spec: TableSpec, opts: HousekeepingOptions, cuto
     done = TableHousekeeping(spec.name, lake.version(spec))
     log.info("housekeeping %s at v%d", spec.name, done.version_before)
     if spec.name == schemas.QUARANTINE.name:
-        expire_quarantine(table, cutoff, done)
+        expire_quarantine(lake, table, cutoff, done)
     if opts.optimize:
         compact(table, done)
-    vacuum(lake.spark, lake.location(spec), opts.vacuum_retention_hours, done)
+    vacuum(lake, spec, opts.vacuum_retention_hours, done)
     return done
 
 
@@ -182,7 +181,7 @@ def quarantine_cutoff(started_at: datetime, retention_days: int) -> str:
     return (started_at - timedelta(days=retention_days)).strftime("%Y-%m-%d")
 
 
-def expire_quarantine(table: DeltaTable, cutoff: str, done: TableHousekeeping) -> None:
+def expire_quarantine(lake: Lake, table: DeltaTable, cutoff: str, done: TableHousekeeping) -> None:
     """DELETE the quarantine partitions dated before ``cutoff``.
 
     Notes
@@ -191,9 +190,9 @@ def expire_quarantine(table: DeltaTable, cutoff: str, done: TableHousekeeping) -
     from the table without reading or rewriting any file, and commits nothing when no partition is that old.
     The files stay on storage (older versions still read them) until a VACUUM past the retention.
     """
-    before = _latest_version(table)
+    before = lake.version(schemas.QUARANTINE)
     table.delete(F.col(QUARANTINE_DATE) < F.lit(cutoff))
-    metrics = _metrics_since(table, before)
+    metrics = lake.commit_metrics(schemas.QUARANTINE, before, "DELETE")
     done.rows_expired = metrics.get("numDeletedRows", 0)
     done.files_expired = metrics.get("numRemovedFiles", 0)
     done.files_written += metrics.get("numAddedFiles", 0)
@@ -209,23 +208,22 @@ def compact(table: DeltaTable, done: TableHousekeeping) -> None:
     done.files_written += int(metrics["numFilesAdded"] or 0)
 
 
-def vacuum(spark: SparkSession, location: str, retention_hours: int, done: TableHousekeeping) -> None:
-    """VACUUM the table at ``location``: delete the data files no version younger than the retention reads.
+def vacuum(lake: Lake, spec: TableSpec, retention_hours: int, done: TableHousekeeping) -> None:
+    """VACUUM the table: delete the data files no version younger than the retention reads.
 
     A dry run first lists those files (it commits nothing); the VACUUM itself, which Delta logs as two commits
     even when it deletes nothing, runs only when there are data files to delete. A partition folder emptied by
     an earlier VACUUM (listed too) is not a reason to run one: it goes with the next VACUUM that deletes files.
     """
-    table_ref = f"delta.`{location.replace('`', '``')}`"
-    listed = spark.sql(f"VACUUM {table_ref} RETAIN {retention_hours} HOURS DRY RUN")
+    table_ref = f"delta.`{lake.location(spec).replace('`', '``')}`"
+    listed = lake.spark.sql(f"VACUUM {table_ref} RETAIN {retention_hours} HOURS DRY RUN")
     deletable = listed.filter(~F.col("path").rlike(PARTITION_FOLDER)).count()
     if not deletable:
         return
-    table = DeltaTable.forPath(spark, location)
-    before = _latest_version(table)
-    table.vacuum(float(retention_hours))
+    before = lake.version(spec)
+    DeltaTable.forPath(lake.spark, lake.location(spec)).vacuum(float(retention_hours))
     # VACUUM END's metric when Delta logs vacuums (it does by default), else what the dry run found.
-    done.files_vacuumed = _metrics_since(table, before).get("numDeletedFiles", deletable)
+    done.files_vacuumed = lake.commit_metrics(spec, before, "VACUUM END").get("numDeletedFiles", deletable)
 
 
 def vacuum_conf(spark: SparkSession, opts: HousekeepingOptions) -> dict[str, str]:
@@ -237,32 +235,3 @@ def vacuum_conf(spark: SparkSession, opts: HousekeepingOptions) -> dict[str, str
     if opts.allow_short_retention and opts.vacuum_retention_hours < SAFE_RETENTION_HOURS:
         settings[RETENTION_CHECK] = "false"
     return settings
-
-
-@contextmanager
-def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
-    """Set session configuration for the block only; each key gets back its previous value (or is unset)."""
-    saved = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
-
-
-def _latest_version(table: DeltaTable) -> int:
-    return int(table.history(1).first()["version"])
-
-
-def _metrics_since(table: DeltaTable, before: int) -> dict[str, int]:
-    """The numeric operation metrics of the latest commit if it is newer than ``before`` (else none: the
-    operation committed nothing)."""
-    latest = table.history(1).select("version", "operationMetrics").first()
-    if latest is None or latest["version"] <= before:
-        return {}
-    return {k: int(v) for k, v in (latest["operationMetrics"] or {}).items() if str(v).lstrip("-").isdigit()}
