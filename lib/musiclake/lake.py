@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial, reduce
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
@@ -112,11 +113,16 @@ class Lake:
         ``detail`` each start one, and ``detail`` lists every data file). The snapshot is Delta's own
         (``DeltaLog.update``, Delta 3.3 as on Glue 5.1), the one a read of the table would use.
         """
-        jvm = self.spark._jvm
-        delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, self.location(spec))
-        snapshot = delta_log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
+        snapshot = self._latest_snapshot(spec)[1]
         version = int(snapshot.version())
         return TableState(version, str(snapshot.metadata().id()) if version >= 0 else None)
+
+    def _latest_snapshot(self, spec: TableSpec) -> tuple[Any, Any]:
+        """The table's Delta log (Delta's cached ``DeltaLog``, a JVM object) and its latest snapshot, brought up to
+        date by reading the log's newest entries (``DeltaLog.update``) in the driver."""
+        jvm = self.spark._jvm
+        delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, self.location(spec))
+        return delta_log, delta_log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
 
     def exists(self, spec: TableSpec) -> bool:
         return self.state(spec).exists
@@ -128,13 +134,12 @@ class Lake:
         ``DeltaTable.history`` runs one (a ``range`` over the versions, read by tasks) for the same rows.
         """
         jvm = self.spark._jvm
-        delta = jvm.org.apache.spark.sql.delta
-        delta_log = delta.DeltaLog.forTable(self.spark._jsparkSession, self.location(spec))
-        latest = int(delta_log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
+        delta_log, snapshot = self._latest_snapshot(spec)
+        latest = int(snapshot.version())
         store, conf, found = delta_log.store(), delta_log.newDeltaHadoopConf(), []
         for version in range(latest, max(after, latest - limit), -1):  # each commit file named as the protocol says
             commit_file = jvm.org.apache.hadoop.fs.Path(delta_log.logPath(), f"{version:020d}.json")
-            info = delta.DeltaHistoryManager.getCommitInfoOpt(store, commit_file, conf)
+            info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(store, commit_file, conf)
             if info.isDefined():
                 metrics = info.get().operationMetrics()
                 as_dict = dict(jvm.scala.collection.JavaConverters.mapAsJavaMap(metrics.get())) if (

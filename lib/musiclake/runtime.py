@@ -435,22 +435,20 @@ def _queries_described(spark: SparkSession, description: str, after: int, recent
     """SQL executions among the ``recent`` latest, started after execution ``after``, whose description is
     ``description`` (Spark's SQL status store, which names each execution after the job description set when it
     started)."""
-    store = spark._jsparkSession.sharedState().statusStore()
-    count = store.executionsCount()
-    executions = store.executionsList(max(0, count - recent), recent)
-    return sum(1 for e in (executions.apply(i) for i in range(executions.size()))
+    return sum(1 for e in _latest_executions(spark, recent)
                if e.executionId() > after and e.description() == description)
 
 
 def _last_execution_id(spark: SparkSession) -> int:
     """The id of the latest SQL execution in Spark's status store (ids only grow); -1 before the first."""
+    return max((int(e.executionId()) for e in _latest_executions(spark, 1)), default=-1)
+
+
+def _latest_executions(spark: SparkSession, n: int) -> list[Any]:
+    """The ``n`` latest SQL executions kept by Spark's SQL status store, oldest first (JVM objects)."""
     store = spark._jsparkSession.sharedState().statusStore()
-    count = store.executionsCount()
-    latest = store.executionsList(max(0, count - 1), 1)
-    return int(latest.apply(0).executionId()) if latest.size() else -1
-
-
-ARROW_TO_PANDAS = "spark.sql.execution.arrow.pyspark.enabled"
+    executions = store.executionsList(max(0, store.executionsCount() - n), n)
+    return [executions.apply(i) for i in range(executions.size())]
 
 
 @contextmanager
@@ -468,6 +466,8 @@ def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[N
             else:
                 spark.conf.set(key, value)
 
+
+ARROW_TO_PANDAS = "spark.sql.execution.arrow.pyspark.enabled"
 
 
 def to_pandas_with_arrow(df: DataFrame) -> pd.DataFrame:
