@@ -6,8 +6,11 @@ Incremental processing: a job reads only *complete* landing runs (manifest prese
 
 from __future__ import annotations
 
+import gzip
+import io
 import logging
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -142,6 +145,48 @@ def check_landed_files(spark: SparkSession, runs: list[landing.Manifest], raw_pa
             f"{'; '.join(problems)}. Landed files are written once: find out what changed them, land the data "
             "again as a new run, and run the job again (the runs named are not marked processed)."
         )
+
+
+def unreadable_files(runs: list[landing.Manifest], raw_path: str) -> dict[str, list[str]]:
+    """``{run id: problems}`` of the runs whose files (as the manifests name them) do not decompress whole as gzip,
+    each problem naming the file and why. Read in the driver, one file at a time, a chunk at a time."""
+    found: dict[str, list[str]] = {}
+    for manifest in runs:
+        for promised in manifest.files:
+            uri = storage.join(raw_path, promised.path)
+            try:
+                with gzip.GzipFile(fileobj=io.BytesIO(storage.get_bytes(uri))) as unzipped:
+                    while unzipped.read(_UNZIP_CHUNK):
+                        pass
+            except (EOFError, OSError, zlib.error) as exc:  # truncated (EOFError), not gzip (BadGzipFile), corrupt
+                found.setdefault(manifest.run_id, []).append(
+                    f"{uri} is not a whole gzip file ({type(exc).__name__}: {exc})")
+    return found
+
+
+_UNZIP_CHUNK = 1 << 20
+
+
+@contextmanager
+def naming_unreadable_files(runs: list[landing.Manifest], raw_path: str) -> Iterator[None]:
+    """Around the Spark work that reads the batch's landed files: a failure becomes a :class:`LandingMismatchError`
+    naming the files that are not whole gzip files, when some are (Spark's own error names none: a truncated file
+    ends its task with ``Unexpected end of input stream``); any other failure passes unchanged. The files are read
+    again, in the driver, only after a failure: a batch that reads costs nothing more."""
+    try:
+        yield
+    except Exception as exc:
+        found = unreadable_files(runs, raw_path)
+        if not found:
+            raise
+        problems = [problem for run_problems in found.values() for problem in run_problems]
+        manifests = [landing.manifest_uri(raw_path, m.source, m.run_id) for m in runs if m.run_id in found]
+        raise LandingMismatchError(
+            f"landed files that cannot be read, so no table was changed: {'; '.join(problems)}. They are the files "
+            "their manifests promise (sizes match), so they were landed broken: land the data again as a new run. "
+            "The job reads a run until it is processed; to go on without the runs named, remove their manifests "
+            f"(their files are then never read): {', '.join(manifests)}."
+        ) from exc
 
 
 def mark_processed(lake: Lake, runs: list[landing.Manifest], job: JobRun) -> None:

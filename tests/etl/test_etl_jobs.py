@@ -235,10 +235,16 @@ def _mpd_lines(run_id: str, playlists: Sequence[dict[str, Any]]) -> list[str]:
 
 def _write_part(raw: str, run_id: str, index: int, lines: Sequence[str]) -> landing.ManifestFile:
     """Write one gzip JSON Lines part file into the run's folder; returns its manifest entry."""
-    data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    return _write_part_bytes(raw, run_id, index, gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0),
+                             len(lines))
+
+
+def _write_part_bytes(raw: str, run_id: str, index: int, data: bytes, records: int) -> landing.ManifestFile:
+    """Write ``data`` as part ``index`` of the run, whatever it holds; returns its manifest entry (its real size and
+    sha256, and ``records``)."""
     uri = storage.join(landing.run_folder(raw, "mpd", "playlists", INGEST_DATE, run_id), landing.part_name(index))
     storage.put_bytes(uri, data)
-    return landing.ManifestFile(path=uri[len(raw) + 1:], entity="playlists", records=len(lines), bytes=len(data),
+    return landing.ManifestFile(path=uri[len(raw) + 1:], entity="playlists", records=records, bytes=len(data),
                                 sha256=landing.sha256(data))
 
 
@@ -540,6 +546,43 @@ def test_landed_files_that_differ_from_their_manifest_fail_the_run_before_any_wr
     _curate(raw, lake, db, "--verify_checksums", "true")
     assert _latest_job_run(spark, lake)["status"] == "succeeded"
     assert {r["playlist_id"] for r in _table(spark, schemas.PLAYLISTS, lake).collect()} == {"mpd:1", "mpd:2", "mpd:3"}
+
+
+def test_landed_files_that_are_not_whole_gzip_fail_the_run_naming_each_file_and_the_manifest_to_remove(
+        spark, catalog, tmp_path):
+    """A part that is what its manifest promises but not a whole gzip file (cut short, or not gzip at all) fails the
+    run with an error naming each such file and the manifests to remove to go on without their runs (Spark's own
+    error names no file); a ``failed`` run is recorded and no table changes. Once those manifests are removed, the
+    intact run of the same batch is curated."""
+    raw, lake, db = str(tmp_path / "landing"), str(tmp_path / "lake"), _new_database()
+    _land_mpd(raw, [catalog_playlist(catalog, 1)])
+    _curate(raw, lake, db)
+    before = _versions(spark, lake, db)
+    _land_mpd(raw, [catalog_playlist(catalog, 2)])
+    cut, plain = landing.new_run_id("mpd"), landing.new_run_id("mpd")
+    lines = _mpd_lines(cut, [catalog_playlist(catalog, pid) for pid in range(3, 60)])
+    whole = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    cut_part = _write_part_bytes(raw, cut, 0, whole[: len(whole) // 2], len(lines))
+    _write_manifest(raw, cut, [cut_part])
+    plain_text = _mpd_lines(plain, [catalog_playlist(catalog, 60)])[0] + "\n"  # JSON Lines, but not gzip
+    plain_part = _write_part_bytes(raw, plain, 0, plain_text.encode(), 1)
+    _write_manifest(raw, plain, [plain_part])
+
+    with pytest.raises(LandingMismatchError) as failed:
+        _curate(raw, lake, db)
+    manifests = [landing.manifest_uri(raw, "mpd", run_id) for run_id in (cut, plain)]
+    expected = [f"{storage.join(raw, part.path)} is not a whole gzip file" for part in (cut_part, plain_part)]
+    for text in (*expected, *manifests):
+        assert text in str(failed.value)
+    run = _latest_job_run(spark, lake)
+    assert run["status"] == "failed" and all(text in run["message"] for text in expected)
+    assert _versions(spark, lake, db) == before
+
+    for manifest in manifests:  # as the error says: the runs are then never read
+        storage.delete(manifest)
+    _curate(raw, lake, db)
+    assert _latest_job_run(spark, lake)["status"] == "succeeded"
+    assert {r["playlist_id"] for r in _table(spark, schemas.PLAYLISTS, lake).collect()} == {"mpd:1", "mpd:2"}
 
 
 def _line_of(run_id: str, playlist: dict[str, Any], size: int) -> str:

@@ -71,7 +71,7 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
             if files:
                 bookkeeping.check_landed_files(lake.spark, runs, opts.raw_path, checksums=opts.verify_checksums)
-                with stage("plan"):
+                with stage("plan"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
                     stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
                     plan = plan_batch(lake, opts, job, runs, files, stored)
         if not runs:
@@ -81,7 +81,8 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             bookkeeping.mark_processed(lake, runs, job)
             job.record(lake, "skipped", "new landing runs hold no files")
             return
-        with stage("count"):  # reads and parses the batch once, into the cached stage
+        # one query over the kept stage: records per run, items, quarantined records, unmodelled entities
+        with stage("count"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
             counts = plan.count()
         job.records_read = counts.records_read
         job.records_quarantined = counts.quarantined
