@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from musiclake.landing import ManifestError
 from musiclake_extract.api_extract import ENRICHABLE, TIME_RANGES, ApiOptions, read_playlists_file, run_api
 from musiclake_extract.client import SPOTIFY_API_BASE_URL, SPOTIFY_TOKEN_URL, AuthError, Credentials, RedactSecrets
 from musiclake_extract.login import DEFAULT_REDIRECT_URI, SPOTIFY_AUTHORIZE_URL, LoginOptions, read_secret
@@ -294,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"musiclake-extract: not found: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ManifestError as exc:  # a landed run's manifest that is not the contract's: running again will not help
+        print(f"musiclake-extract: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception:  # noqa: BLE001 - report, keep the checkpoint, exit non-zero
         log.exception("unexpected error; the checkpoint (if any) is kept, run again to resume")
         return EXIT_ERROR

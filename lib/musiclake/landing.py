@@ -43,6 +43,14 @@ SOURCES = ("spotify", "mpd")
 # A real MPD playlist (at most a few hundred tracks) is well under 1 MiB; an API page is under 1 MiB.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 _RUN_ID = re.compile(r"^[a-z]+-\d{8}T\d{6}Z-[0-9a-f]{8}$")
+_ENTITY = re.compile(r"^[a-z][a-z0-9_]*$")
+_INGEST_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ManifestError(ValueError):
+    """A manifest that breaks the landing contract (not JSON, a field missing or of the wrong type, at another run's
+    key, naming a file outside its run's folders): no consumer reads its run. The message names the manifest."""
 
 
 def utc_now() -> datetime:
@@ -165,16 +173,74 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Manifest:
+        """Parse a manifest and check it against the contract (:meth:`layout_problem`).
+
+        Raises
+        ------
+        ValueError
+            Naming the first thing that breaks the contract (a ``json.JSONDecodeError`` for text that is not JSON).
+        """
         doc = json.loads(data)
+        if not isinstance(doc, dict):
+            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
         version = doc.get("manifest_version")
         if version != MANIFEST_VERSION:
             raise ValueError(f"unsupported manifest_version {version!r} (this code reads {MANIFEST_VERSION})")
-        files = [ManifestFile(**f) for f in doc.get("files", [])]
-        known = {k: doc[k] for k in ("run_id", "source", "status", "started_at", "finished_at", "ingest_date")}
-        return cls(files=files, summary=doc.get("summary", {}), **known)
+        files = []
+        for i, entry in enumerate(_typed(doc, "files", list, [])):
+            if not isinstance(entry, dict):
+                raise ValueError(f"files[{i}] is a {type(entry).__name__}, not an object")
+            files.append(ManifestFile(**{name: _typed(entry, name, kind, where=f"files[{i}].")
+                                         for name, kind in _FILE_FIELDS.items()}))
+        known = {k: _typed(doc, k, str) for k in ("run_id", "source", "status", "started_at", "finished_at",
+                                                  "ingest_date")}
+        manifest = cls(files=files, summary=_typed(doc, "summary", dict, {}), **known)
+        problem = manifest.layout_problem()
+        if problem:
+            raise ValueError(problem)
+        return manifest
+
+    def layout_problem(self) -> str | None:
+        """Why the manifest does not describe a run of the landing layout, or None: a known source, a run id and
+        an ingest date of their formats, and every file a part directly in its run's folder of its entity
+        (``source=.../entity=.../ingest_date=.../run_id=.../<name>``) with a non-negative size and record count and a
+        sha256. A consumer reads exactly these paths, so none may lead out of the run's folders."""
+        if self.source not in SOURCES:
+            return f"unknown source {self.source!r}"
+        if not is_run_id(self.run_id):
+            return f"run_id {self.run_id!r} is not a run id"
+        if not _INGEST_DATE.match(self.ingest_date):
+            return f"ingest_date {self.ingest_date!r} is not YYYY-MM-DD"
+        for i, f in enumerate(self.files):
+            if not _ENTITY.match(f.entity):
+                return f"files[{i}].entity {f.entity!r} is not an entity name"
+            folder = run_folder("", self.source, f.entity, self.ingest_date, self.run_id).lstrip("/")
+            folder_of, _, name = f.path.rpartition("/")
+            if folder_of != folder or name in ("", ".", ".."):
+                return f"files[{i}].path {f.path!r} is not a file of the run's folder {folder}/"
+            if f.records < 0 or f.bytes < 0:
+                return f"files[{i}] has a negative count ({f.records} records, {f.bytes} bytes)"
+            if not _SHA256.match(f.sha256):
+                return f"files[{i}].sha256 {f.sha256!r} is not a sha256 in hex"
+        return None
 
     def file_uris(self, landing: str, entity: str | None = None) -> list[str]:
         return [storage.join(landing, f.path) for f in self.files if entity is None or f.entity == entity]
+
+
+_FILE_FIELDS = {"path": str, "entity": str, "records": int, "bytes": int, "sha256": str}
+_KINDS = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
+_MISSING = object()
+
+
+def _typed(doc: dict[str, Any], name: str, kind: type, default: Any = _MISSING, where: str = "") -> Any:
+    """``doc[name]``, which must be a ``kind`` (a bool is not an int); ``default`` when absent, if given."""
+    value = doc.get(name, default)
+    if value is _MISSING:
+        raise ValueError(f"{where}{name} is missing")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{where}{name} is {json.dumps(value)[:80]}, not {_KINDS[kind]}")
+    return value
 
 
 def write_manifest(landing: str, manifest: Manifest) -> str:
@@ -211,10 +277,38 @@ def read_manifests(landing: str, source: str | None = None, *,
     skip_run_ids
         Runs to leave out, by the run id in the manifest's key: their manifests are never downloaded (a job
         passes the runs it already processed, so what it reads grows with the new runs, not with the history).
+
+    Raises
+    ------
+    ManifestError
+        For the first manifest read that breaks the contract (:func:`read_manifest`).
     """
     uris = [uri for uri in list_manifest_uris(landing, source) if run_id_of_manifest_uri(uri) not in skip_run_ids]
-    manifests = [Manifest.from_json(storage.get_bytes(uri)) for uri in uris]
+    manifests = [read_manifest(uri) for uri in uris]
     return sorted(manifests, key=lambda m: (m.started_at, m.run_id))
+
+
+def read_manifest(uri: str) -> Manifest:
+    """The manifest at ``uri``, checked against the contract (:meth:`Manifest.from_json`) and against its key,
+    which must be its own run's (``_manifests/source=<source>/<run_id>.json``).
+
+    Raises
+    ------
+    ManifestError
+        Naming the manifest, what is wrong and what to do.
+    """
+    try:
+        manifest = Manifest.from_json(storage.get_bytes(uri))
+        key = f"/{MANIFESTS_DIR}/source={manifest.source}/{manifest.run_id}{MANIFEST_SUFFIX}"
+        if not uri.endswith(key):
+            raise ValueError(f"it describes run {manifest.run_id} of source {manifest.source}, whose key is ...{key}")
+    except (ValueError, TypeError) as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ManifestError(
+            f"{uri} is not a manifest of the landing contract ({exc}), so no run was read. Manifests are written "
+            "last by the extractor and the importer: this one was written by something else, or changed. Remove it "
+            "(its run is then never read), and land the data again as a new run if it is needed."
+        ) from exc
+    return manifest
 
 
 def complete_runs(landing: str, source: str | None = None, *,

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -76,8 +76,8 @@ def test_manifests_of_skipped_runs_are_listed_but_never_downloaded_on_s3(s3_buck
 
     assert [m.run_id for m in runs] == [new]
     assert _manifests_read(read) == [new]  # the unreadable manifest of the skipped run was never downloaded
-    with pytest.raises(json.JSONDecodeError):
-        landing.complete_runs(raw)  # without the skip it is read (and refused)
+    with pytest.raises(landing.ManifestError, match=re.escape(landing.manifest_uri(raw, "mpd", old))):
+        landing.complete_runs(raw)  # without the skip it is read (and refused, naming it)
 
 
 def test_a_job_run_downloads_only_the_manifests_of_new_runs(spark, tmp_path, monkeypatch):

@@ -585,6 +585,28 @@ def test_landed_files_that_are_not_whole_gzip_fail_the_run_naming_each_file_and_
     assert {r["playlist_id"] for r in _table(spark, schemas.PLAYLISTS, lake).collect()} == {"mpd:1", "mpd:2"}
 
 
+def test_a_manifest_naming_a_file_outside_its_run_fails_the_run_before_anything_is_read(spark, catalog, tmp_path):
+    """The job reads exactly the files the manifests name and quarantines what is not an envelope, its text included:
+    a manifest naming a file outside its run's folder (here up and out of the landing zone, with that file's size
+    and sha256) fails the run before any file is read, naming the manifest; the file's text reaches no table."""
+    raw, lake, db = str(tmp_path / "landing"), str(tmp_path / "lake"), _new_database()
+    _land_mpd(raw, [catalog_playlist(catalog, 1)])
+    secret = gzip.compress(b"AWS_SECRET_ACCESS_KEY=not-a-real-key\n", mtime=0)
+    (tmp_path / "secret.jsonl.gz").write_bytes(secret)
+    run_id = landing.new_run_id("mpd")
+    folder = landing.run_folder("", "mpd", "playlists", INGEST_DATE, run_id).lstrip("/")
+    _write_manifest(raw, run_id, [landing.ManifestFile(path=f"{folder}/../../../../../secret.jsonl.gz",
+                                                       entity="playlists", records=1, bytes=len(secret),
+                                                       sha256=landing.sha256(secret))])
+
+    with pytest.raises(landing.ManifestError, match=re.escape(landing.manifest_uri(raw, "mpd", run_id))):
+        _curate(raw, lake, db)
+    run = _latest_job_run(spark, lake)
+    assert run["status"] == "failed" and "is not a file of the run's folder" in run["message"]
+    assert not Lake(spark, lake, db).exists(schemas.QUARANTINE)
+    assert not Lake(spark, lake, db).exists(schemas.PLAYLISTS)
+
+
 def _line_of(run_id: str, playlist: dict[str, Any], size: int) -> str:
     """The playlist's envelope line made exactly ``size`` UTF-8 bytes long (its name padded)."""
     base = _mpd_lines(run_id, [{**playlist, "name": ""}])[0]

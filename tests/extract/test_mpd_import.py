@@ -230,3 +230,20 @@ def test_a_playlist_over_max_record_bytes_is_rejected_not_landed(tmp_path, capsy
     keys = {r["key"] for r in _records(root)}
     assert len(keys) == 29 and str(huge["pid"]) not in keys
     assert manifest.summary["slices_landed"][0]["playlists"] == 29
+
+
+def test_an_import_into_a_landing_zone_holding_a_broken_manifest_stops_naming_it(tmp_path, capsys):
+    """The importer reads the landed runs' manifests (to skip slices already landed): one that is not the contract's
+    stops it with exit 1 and a message naming the manifest and what to do, where it said "run again to resume"."""
+    src = tmp_path / "mpd"
+    write_mpd_slices(generate_catalog(4, 30, 200), src)
+    root = str(tmp_path / "landing")
+    broken = landing.manifest_uri(root, "mpd", landing.new_run_id("mpd"))
+    storage.put_bytes(broken, b'{"manifest_version": 1, "files": "all of them"}')
+
+    code = cli.main(["mpd", "--source", str(src), "--landing", root])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"musiclake-extract: {broken} is not a manifest of the landing contract" in err
+    assert "Remove it (its run is then never read)" in err and "run again to resume" not in err
