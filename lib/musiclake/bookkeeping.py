@@ -149,7 +149,8 @@ def check_landed_files(spark: SparkSession, runs: list[landing.Manifest], raw_pa
 
 def unreadable_files(runs: list[landing.Manifest], raw_path: str) -> dict[str, list[str]]:
     """``{run id: problems}`` of the runs whose files (as the manifests name them) do not decompress whole as gzip,
-    each problem naming the file and why. Read in the driver, one file at a time, a chunk at a time."""
+    each problem naming the file and why. Read in the driver, one file at a time (a landed part is a slice or a
+    page batch: a few MB), and decompressed a chunk at a time."""
     found: dict[str, list[str]] = {}
     for manifest in runs:
         for promised in manifest.files:
