@@ -38,6 +38,7 @@ from musiclake_extract.client import (
     SPOTIFY_TOKEN_URL,
     ApiResponse,
     Credentials,
+    ForeignLink,
     SpotifyClient,
     StopRun,
 )
@@ -291,6 +292,7 @@ class ApiExtraction:
             "errors": [],
             "errors_by_status": {},
             "rejected": [],
+            "links_refused": [],
             "playlist_items": 0,
             "enriched": {e: 0 for e in ENRICHABLE},
         }
@@ -298,6 +300,7 @@ class ApiExtraction:
     def _load_state(self, doc: dict[str, Any]) -> None:
         self.state = doc
         doc.setdefault("rejected", [])  # checkpoints written before record-size checks
+        doc.setdefault("links_refused", [])  # ... and before paging links were checked
         self.seen = {e: set(doc["seen"].get(e, [])) for e in ENRICHABLE}
         self.queued = {t["id"] for t in doc["tasks"] if t["kind"] == "playlist"}
 
@@ -360,11 +363,13 @@ class ApiExtraction:
         manifest = ledger.finish(self._state_doc(), self._stats(), self._summary(None))
         self._update_index(manifest)
         uri = landing.manifest_uri(o.landing, SOURCE, ledger.run_id)
-        rejected = len(self.state["rejected"])
-        message = (
-            f"{rejected} response(s) over MAX_RECORD_BYTES were not landed (summary.records_rejected)"
-            if rejected
-            else ""
+        too_large, refused = len(self.state["rejected"]), len(self.state["links_refused"])
+        rejected = too_large + refused
+        message = "; ".join(
+            ([f"{too_large} response(s) over MAX_RECORD_BYTES were not landed (summary.records_rejected)"]
+             if too_large else [])
+            + ([f"{refused} paging link(s) leading away from the API were not followed (summary.links_refused)"]
+               if refused else [])
         )
         return RunResult(
             "complete", ledger.run_id, SOURCE, manifest.summary, manifest_uri=uri, message=message, rejected=rejected
@@ -444,6 +449,12 @@ class ApiExtraction:
         self._show()
         return landed
 
+    def _refuse(self, entity: str, key: str | None, refused: ForeignLink) -> None:
+        """A ``next`` link away from the API: not followed (the listing stops there), reported, counted as rejected
+        input. What the API answered so far is landed as it is, the link included."""
+        log.warning("not following the next page of %s %s: %s", entity, key, refused)
+        self.state["links_refused"].append({"entity": entity, "key": key, "url": refused.url[:500]})
+
     def _error(self, entity: str, key: str | None, response: ApiResponse) -> None:
         status = str(response.status)
         self.state["errors_by_status"][status] = self.state["errors_by_status"].get(status, 0) + 1
@@ -482,7 +493,11 @@ class ApiExtraction:
     ) -> None:
         s = self.state
         while True:
-            response = first() if s["cursor"] is None else self.client.get_url(s["cursor"])
+            try:
+                response = first() if s["cursor"] is None else self.client.get_url(s["cursor"])
+            except ForeignLink as refused:
+                self._refuse(entity, key, refused)
+                break
             self._land(entity, key, response)
             if not response.ok or not isinstance(response.body, dict):
                 break
@@ -580,7 +595,11 @@ class ApiExtraction:
             self._maybe_commit()
         while s["cursor"]:
             cursor = s["cursor"]
-            response = self.client.playlist_items(pid) if cursor == ITEMS_FIRST else self.client.get_url(cursor)
+            try:
+                response = self.client.playlist_items(pid) if cursor == ITEMS_FIRST else self.client.get_url(cursor)
+            except ForeignLink as refused:
+                self._refuse("playlist_items", pid, refused)
+                break
             self._land("playlist_items", pid, response)
             if not response.ok or not isinstance(response.body, dict):
                 if response.status == 403:
@@ -639,6 +658,7 @@ class ApiExtraction:
             "errors": list(s["errors"]),
             "errors_by_status": dict(s["errors_by_status"]),
             "records_rejected": list(s["rejected"]),
+            "links_refused": list(s["links_refused"]),
             "attempts": self.ledger.attempt,
             "orphaned_parts": list(self.ledger.orphans),
             "stop_reason": stop.reason if stop else None,

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import spotipy
@@ -83,6 +84,39 @@ class StopRun(Exception):
 
 class AuthError(Exception):
     """Credentials were refused (a configuration problem: retrying will not help)."""
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ForeignLink(Exception):
+    """A paging link (``next``) that does not lead under the API's base URL: never followed, since the request would
+    carry the access token to whoever is there. ``url`` is the link as received."""
+
+    def __init__(self, url: str, base_url: str) -> None:
+        super().__init__(f"the link {url[:200]!r} is not under the API's base URL {base_url}")
+        self.url = url
+
+
+def is_under(url: str, base_url: str) -> bool:
+    """Whether ``url`` is on the same origin as ``base_url`` (scheme, host, port; no user info) and under its path.
+
+    >>> is_under("https://api.spotify.com/v1/playlists/x/tracks?offset=100", "https://api.spotify.com/v1/")
+    True
+    >>> is_under("https://api.spotify.com@evil.example/v1/x", "https://api.spotify.com/v1/")
+    False
+    """
+    def origin(parts: Any) -> tuple[str, str | None, int | None]:
+        scheme = parts.scheme.lower()
+        return scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme)
+
+    try:
+        link, base = urlsplit(url), urlsplit(base_url)
+        same_origin = origin(link) == origin(base)
+    except ValueError:  # an unparsable port or host
+        return False
+    return (same_origin and link.username is None and link.password is None
+            and link.path.startswith(base.path if base.path.endswith("/") else base.path + "/"))
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -456,7 +490,15 @@ class SpotifyClient:
 
     # ---- the endpoints the extractor uses -------------------------------------------------------------
     def get_url(self, url: str) -> ApiResponse:
-        """GET an absolute URL as given (a paging object's ``next``)."""
+        """GET an absolute URL as given (a paging object's ``next``), if it is under the API's base URL.
+
+        Raises
+        ------
+        ForeignLink
+            For any other URL, before a request is made: it would carry the access token elsewhere.
+        """
+        if not is_under(url, self.sp.prefix):
+            raise ForeignLink(url, self.sp.prefix)
         return self.call(lambda sp: sp.next({"next": url}))
 
     def playlist(self, playlist_id: str, fields: str | None = None) -> ApiResponse:

@@ -168,6 +168,7 @@ class SpotifyWorld:
         self.faults: list[Fault] = []
         self.quota_after: int | None = None
         self.latency_s = 0.0
+        self.links_to: str | None = None  # an adversarial server: paging links lead to this base URL instead
         self.log: list[dict[str, Any]] = []
         self._build(user_playlists, followed_playlists, long_playlist_length)
 
@@ -549,6 +550,16 @@ def _page(
     }
 
 
+def _relinked(doc: Any, own: str, other: str) -> Any:
+    """``doc`` with every ``next`` link to ``own`` (this server's base URL) leading to ``other`` instead."""
+    if isinstance(doc, list):
+        return [_relinked(v, own, other) for v in doc]
+    if not isinstance(doc, dict):
+        return doc
+    return {k: other + v[len(own):] if k == "next" and isinstance(v, str) and v.startswith(own)
+            else _relinked(v, own, other) for k, v in doc.items()}
+
+
 class _Reply(Exception):
     """Raised by route handlers to answer with a status and a JSON body."""
 
@@ -641,6 +652,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not path.startswith("/v1/"):
                 raise _error(404, "Service not found")
             status, doc, headers, user = self._api(method, path, query)
+            if self.world.links_to:
+                doc = _relinked(doc, self.base, self.world.links_to)
         except _Reply as reply:
             status, doc, headers = reply.status, reply.body, reply.headers
         self.world.record(method, path, query, status, user)
@@ -983,7 +996,7 @@ def apply_fault_spec(world: SpotifyWorld, spec: dict[str, Any]) -> None:
     with world.lock:
         if spec.get("clear"):
             world.faults.clear()
-            world.quota_after, world.latency_s = None, 0.0
+            world.quota_after, world.latency_s, world.links_to = None, 0.0, None
         if "inject_429" in spec:
             f = spec["inject_429"]
             raw = f.get("retry_after", 1)
@@ -1004,6 +1017,8 @@ def apply_fault_spec(world: SpotifyWorld, spec: dict[str, Any]) -> None:
             world.quota_after = None if value is None else int(value)
         if "latency" in spec:
             world.latency_s = float(spec["latency"])
+        if "links_to" in spec:
+            world.links_to = spec["links_to"] or None
 
 
 def modify_playlist(world: SpotifyWorld, playlist_id: str) -> str:
@@ -1139,6 +1154,11 @@ class FakeSpotify:
     def latency(self, seconds: float) -> None:
         """Every API request waits ``seconds`` first."""
         apply_fault_spec(self.world, {"latency": seconds})
+
+    def link_elsewhere(self, base_url: str | None) -> None:
+        """Paging ``next`` links lead to ``base_url`` (e.g. ``http://evil.example``) instead of this server: a
+        hostile or compromised API (None: back to normal)."""
+        apply_fault_spec(self.world, {"links_to": base_url})
 
     def clear_faults(self) -> None:
         apply_fault_spec(self.world, {"clear": True})

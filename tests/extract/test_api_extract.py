@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import requests
@@ -11,6 +13,7 @@ import requests.adapters
 
 from musiclake import landing, storage
 from musiclake_extract.api_extract import entry_item, playlist_id
+from musiclake_extract.client import is_under
 
 DEMO_USER = "musiclake-demo"
 
@@ -64,6 +67,62 @@ def test_long_playlist_is_paged_through_absolute_next_links(lake, extract, fake_
         fake_spotify.world.catalog.tracks[e.ref]["id"] for e in fake_spotify.playlist(long_id).entries
     ]
     assert fake_spotify.request_count("/v1/") == 1 + math.ceil((total - 50) / 50)
+
+
+def test_a_next_link_away_from_the_api_is_never_requested_and_is_reported(lake, extract, fake_spotify, landing_dir):
+    """A hostile API's paging links lead to another server: the extractor does not request them (the request would
+    carry the access token there), lands what the API answered as received, and reports each refused link as
+    rejected input (exit code 4). Before, the other server received ``Authorization: Bearer <token>``."""
+    asked: list[tuple[str, str | None]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            asked.append((self.path, self.headers.get("Authorization")))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    elsewhere = HTTPServer(("127.0.0.1", 0), Elsewhere)
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    other = f"http://127.0.0.1:{elsewhere.server_port}"
+    long_id = fake_spotify.long_playlist_id
+    try:
+        fake_spotify.link_elsewhere(other)
+        result = extract(me=False, playlists=[long_id], enrich=())
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()
+
+    assert asked == []
+    assert (result.status, result.exit_code, result.rejected) == ("complete", 4, 1)
+    (refused,) = result.summary["links_refused"]
+    assert (refused["entity"], refused["key"]) == ("playlist_items", long_id)
+    assert refused["url"].startswith(f"{other}/v1/playlists/{long_id}/items?")
+    (landed,) = lake.records(landing_dir)  # the playlist with its first page of items, its link as received
+    assert landed["body"]["items"]["next"] == refused["url"]
+    assert fake_spotify.request_count("/v1/") == 1
+
+
+@pytest.mark.parametrize(("url", "under"), [
+    ("https://api.spotify.com/v1/playlists/x/items?offset=50&limit=50", True),
+    ("https://api.spotify.com:443/v1/me/playlists", True),
+    ("https://API.Spotify.com/v1/me", True),
+    ("http://api.spotify.com/v1/me", False),
+    ("https://api.spotify.com.evil.example/v1/me", False),
+    ("https://api.spotify.com@evil.example/v1/me", False),
+    ("https://api.spotify.com:8443/v1/me", False),
+    ("https://api.spotify.com/v10/me", False),
+    ("https://api.spotify.com/v1", False),
+    ("//evil.example/v1/me", False),
+    ("/v1/me", False),
+    ("https://api.spotify.com:99999/v1/me", False),
+])
+def test_is_under_the_api_means_same_scheme_host_and_port_no_user_info_and_under_its_path(url, under):
+    assert is_under(url, "https://api.spotify.com/v1/") is under
 
 
 def test_bodies_are_landed_verbatim_with_their_envelope(lake, extract, fake_spotify, landing_dir):
