@@ -11,7 +11,7 @@ Extras keep the audiences apart:
 * ``spark``   - the local stand-in for the Glue 5.1 runtime (pyspark, delta-spark, awsglue, the
                 pandas/numpy/pyarrow/boto3 versions Glue 5.1 ships), pinned exactly: local runs match production.
                 On Glue these are already there.
-* ``extract`` - the Spotify/MPD extractor (spotipy, boto3, requests), as installed in the extractor image.
+* ``extract`` - the Spotify/MPD extractor (spotipy, boto3, requests, urllib3), as installed in the extractor image.
 * ``dev``     - tests and linting.
 * ``query``   - ``musiclake query`` run locally: DuckDB over the Delta tables read by delta-rs, SQL transpiled
                 from Athena's dialect by sqlglot (no Spark; the Glue jobs do not need these).
@@ -48,6 +48,7 @@ EXTRACT = [
     "spotipy>=2.26.0,<3",
     "boto3>=1.40.61,<2",
     "requests>=2.32,<3",
+    "urllib3>=2.2,<3",  # the client reads each answer a socket read at a time (HTTPResponse.read1)
 ]
 
 DEV = [

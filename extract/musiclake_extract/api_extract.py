@@ -425,6 +425,13 @@ class ApiExtraction:
 
     def _land(self, entity: str, key: str | None, response: ApiResponse) -> bool:
         """Buffer one response as an envelope; False when it is over MAX_RECORD_BYTES (reported, not landed)."""
+        if response.over_limit is not None:  # the client stopped reading it: nothing of it is landed
+            self.state["rejected"].append({"entity": entity, "key": key, "url": response.url,
+                                           "bytes": response.over_limit,
+                                           "reason": f"response over MAX_RECORD_BYTES ({response.over_limit} bytes "
+                                                     f"read > {landing.MAX_RECORD_BYTES}; not read further)"})
+            self._show()
+            return False
         landed = True
         record = landing.envelope(
             run_id=self.ledger.run_id,

@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 
 import requests
 import spotipy
+import urllib3
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth
 
-from musiclake.landing import utc_now
+from musiclake.landing import MAX_RECORD_BYTES, utc_now
 
 SPOTIFY_API_BASE_URL = "https://api.spotify.com/v1/"
 SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
@@ -87,6 +88,16 @@ class AuthError(Exception):
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ResponseTooLarge(requests.ConnectionError):
+    """An answer whose body grew past the limit while it was read: the rest is not read (the connection is closed).
+    ``size`` is what had arrived, more than the limit."""
+
+    def __init__(self, response: requests.Response, size: int, limit: int) -> None:
+        super().__init__(f"the answer from {response.url[:200]} is over {limit} bytes ({size} read); not read further")
+        self.response = response
+        self.size = size
 
 
 class ForeignLink(Exception):
@@ -202,6 +213,7 @@ class ApiResponse:
     status: int
     body: Any
     fetched_at: datetime
+    over_limit: int | None = None  # the bytes read when the body grew past MAX_RECORD_BYTES (body then None)
 
     @property
     def ok(self) -> bool:
@@ -233,19 +245,61 @@ class ClientStats:
 
 
 class _RecordingSession(requests.Session):
-    """A requests session that counts requests and keeps the last response (spotipy hides error bodies)."""
+    """A requests session that counts requests and keeps the last response (spotipy hides error bodies).
 
-    def __init__(self) -> None:
+    Each body is read with two limits a server cannot stretch: at most ``max_bytes`` (decompressed; past it,
+    :class:`ResponseTooLarge`) and at most ``read_seconds`` for the whole body (past it, ``requests.ReadTimeout``;
+    the request timeout alone is per read, so an answer trickling a byte at a time never ended).
+    """
+
+    def __init__(self, max_bytes: int, read_seconds: float) -> None:
         super().__init__()
         self.count = 0
         self.last: requests.Response | None = None
+        self.max_bytes = max_bytes
+        self.read_seconds = read_seconds
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         self.count += 1
         self.last = None
-        response = super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **{**kwargs, "stream": True})
         self.last = response
+        deadline, size, chunks = time.monotonic() + self.read_seconds, 0, []
+        try:
+            while chunk := _read_some(response):  # what one socket read brings: a trickle cannot hold it
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ResponseTooLarge(response, size, self.max_bytes)
+                if time.monotonic() > deadline:
+                    raise requests.ReadTimeout(f"the answer from {response.url[:200]} took over "
+                                               f"{self.read_seconds:.0f} s to arrive; not read further")
+                chunks.append(chunk)
+        except requests.RequestException:
+            response.close()
+            raise
+        response._content = b"".join(chunks)  # what requests keeps when it reads a body whole itself
+        response._content_consumed = True
         return response
+
+
+def _read_some(response: requests.Response) -> bytes:
+    """The next bytes of the body (decoded, e.g. gunzipped) from at most one read of the socket; b"" at its end.
+    urllib3's errors become requests' (as ``iter_content`` does), so callers see the usual exceptions."""
+    try:
+        return response.raw.read1(_CHUNK_BYTES, decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.ReadTimeout(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, OSError) as exc:
+        raise requests.ConnectionError(exc) from exc
+
+
+_CHUNK_BYTES = 64 * 1024
+# A body the extractor may land is at most MAX_RECORD_BYTES (its envelope line is longer still); the token
+# endpoint's answer is a few hundred bytes.
+_TOKEN_ANSWER_BYTES = 1024 * 1024
+_READ_TIMEOUTS = 6  # a whole answer may take this many request timeouts to arrive
 
 
 class _RefreshOnlyOAuth(SpotifyOAuth):
@@ -306,8 +360,8 @@ class SpotifyClient:
         self.deadline = deadline
         self._sleep = sleep
         self.stats = ClientStats()
-        self._api_session = _RecordingSession()
-        self._auth_session = _RecordingSession()
+        self._api_session = _RecordingSession(MAX_RECORD_BYTES, _READ_TIMEOUTS * timeout)
+        self._auth_session = _RecordingSession(_TOKEN_ANSWER_BYTES, _READ_TIMEOUTS * timeout)
         self.auth_manager = self._auth_manager(token_url, timeout)
         self.sp = spotipy.Spotify(
             auth_manager=self.auth_manager,
@@ -457,6 +511,13 @@ class SpotifyClient:
                     f"Spotify refused the credentials ({error}); check SPOTIFY_CLIENT_ID/"
                     "SPOTIFY_CLIENT_SECRET/SPOTIFY_REFRESH_TOKEN"
                 ) from None
+            except ResponseTooLarge as exc:
+                if exc.response is not self._api_session.last:  # the token endpoint's: a server fault, retried
+                    failures += 1
+                    self._backoff(failures, str(exc))
+                    continue
+                log.warning("%s", exc)  # never landable: reported by the caller, like any record over the limit
+                return ApiResponse(exc.response.url, exc.response.status_code, None, utc_now(), over_limit=exc.size)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self.stats.timeouts += 1
                 failures += 1

@@ -145,7 +145,7 @@ def test_the_extractor_image_copies_and_installs_only_the_wheel_sources_and_the_
 
 def test_the_extract_extra_needs_no_simulator_deploy_tool_or_spark(wheel):
     names = {re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower() for r in wheel.requires("extract")}
-    assert names == {"spotipy", "boto3", "requests"}
+    assert names == {"spotipy", "boto3", "requests", "urllib3"}
 
 
 def _imports(source: str, module: str) -> set[str]:
