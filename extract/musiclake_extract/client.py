@@ -312,7 +312,7 @@ class _RefreshOnlyOAuth(SpotifyOAuth):
 def _body_of(response: requests.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or JSON nested deeper than Python decodes
         return response.text or None
 
 
@@ -511,6 +511,13 @@ class SpotifyClient:
                     f"Spotify refused the credentials ({error}); check SPOTIFY_CLIENT_ID/"
                     "SPOTIFY_CLIENT_SECRET/SPOTIFY_REFRESH_TOKEN"
                 ) from None
+            except RecursionError:  # spotipy decoding JSON nested deeper than Python can: a hostile answer
+                response = self._api_session.last
+                if response is None:  # pragma: no cover - raised before any request: our own bug
+                    raise
+                log.warning("the answer from %s nests too deep to decode as JSON; its text is kept as the body",
+                            response.url[:200])
+                return ApiResponse(response.url, response.status_code, response.text, utc_now())
             except ResponseTooLarge as exc:
                 if exc.response is not self._api_session.last:  # the token endpoint's: a server fault, retried
                     failures += 1

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from musiclake import landing, storage
 from musiclake.landing import MAX_RECORD_BYTES
 from musiclake_extract.api_extract import ApiOptions, run_api
 from musiclake_extract.client import Credentials, SpotifyClient, StopRun
@@ -108,3 +109,30 @@ def test_an_answer_that_trickles_in_is_given_up_within_its_read_budget_and_stops
     # two attempts (the first and one retry), each given up after 6 request timeouts (3 s); the body takes 60 s
     assert elapsed < 15
     assert client.stats.timeouts == 2
+
+
+def _deep(handler: BaseHTTPRequestHandler) -> None:
+    """A 200 whose JSON nests 100,000 arrays deep: valid JSON that Python's decoder refuses (RecursionError)."""
+    body = b"[" * 100_000 + b"]" * 100_000
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_an_answer_nested_too_deep_to_decode_is_landed_as_its_text_instead_of_crashing_the_run(tmp_path):
+    server = _server(_deep)
+    base = next(server)
+    landing_root = str(tmp_path / "landing")
+    try:
+        result = run_api(ApiOptions(landing=landing_root, me=False, playlists=["p1"], enrich=(),
+                                    api_base_url=f"{base}/v1/", token_url=f"{base}/api/token", backoff=0.01),
+                         Credentials("id", "secret"))
+    finally:
+        server.close()
+
+    assert (result.status, result.exit_code, result.summary["records"]) == ("complete", 0, 1)
+    (record,) = [r for m in landing.complete_runs(landing_root)
+                 for uri in m.file_uris(landing_root) for r in landing.decode_records(storage.get_bytes(uri))]
+    assert record["key"] == "p1" and record["body"] == "[" * 100_000 + "]" * 100_000
