@@ -238,6 +238,8 @@ def run_mpd(options: MpdOptions, *, progress: Progress | None = None) -> RunResu
             doc = json.loads(data)
         except ValueError as exc:
             reason: str | None = f"invalid JSON: {exc}"
+        except RecursionError:  # JSON nested deeper than Python decodes (no MPD slice nests so deep)
+            reason = "invalid JSON: nested too deep to decode"
         else:
             reason = validate_slice(doc)
         if reason:

@@ -247,3 +247,20 @@ def test_an_import_into_a_landing_zone_holding_a_broken_manifest_stops_naming_it
     assert code == 1
     assert f"musiclake-extract: {broken} is not a manifest of the landing contract" in err
     assert "Remove it (its run is then never read)" in err and "run again to resume" not in err
+
+
+def test_a_slice_nested_too_deep_to_decode_is_rejected_and_the_others_land(tmp_path):
+    """Valid JSON nested 100,000 arrays deep made the importer crash (Python's decoder raises RecursionError):
+    now the slice is rejected with its reason like any malformed slice, and the other slices land."""
+    src = tmp_path / "mpd"
+    write_mpd_slices(generate_catalog(4, 30, 200), src)
+    (src / "mpd.slice.1000-1999.json").write_text("[" * 100_000 + "]" * 100_000)
+    root = str(tmp_path / "landing")
+
+    result = run_mpd(MpdOptions(source=str(src), landing=root))
+
+    assert (result.status, result.exit_code) == ("complete", 4)
+    (rejected,) = result.summary["slices_rejected"]
+    assert rejected["name"] == "mpd.slice.1000-1999.json"
+    assert rejected["reason"] == "invalid JSON: nested too deep to decode"
+    assert len({r["key"] for r in _records(root)}) == 30
