@@ -466,6 +466,8 @@ class SpotifyClient:
                 response = self._api_session.last
                 if response is None:  # pragma: no cover - spotipy always sends one request
                     raise RuntimeError("no request was sent")
+                if body is None:  # spotipy's None for a body that is not JSON: keep its text, as received
+                    body = _body_of(response)
                 return ApiResponse(response.url, response.status_code, body, utc_now())
             except SpotifyException as exc:
                 response = self._api_session.last

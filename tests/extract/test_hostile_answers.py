@@ -136,3 +136,31 @@ def test_an_answer_nested_too_deep_to_decode_is_landed_as_its_text_instead_of_cr
     (record,) = [r for m in landing.complete_runs(landing_root)
                  for uri in m.file_uris(landing_root) for r in landing.decode_records(storage.get_bytes(uri))]
     assert record["key"] == "p1" and record["body"] == "[" * 100_000 + "]" * 100_000
+
+
+def _html(handler: BaseHTTPRequestHandler) -> None:
+    """A 200 whose body is not JSON (a proxy's or a broken server's page)."""
+    body = b"<html><body>Service temporarily overloaded</body></html>"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_a_200_answer_that_is_not_json_is_landed_with_its_text_not_as_a_null_body(tmp_path):
+    """spotipy turns a body it cannot decode into None: the envelope said ``"body": null`` and the text was lost."""
+    server = _server(_html)
+    base = next(server)
+    landing_root = str(tmp_path / "landing")
+    try:
+        result = run_api(ApiOptions(landing=landing_root, me=False, playlists=["p1"], enrich=(),
+                                    api_base_url=f"{base}/v1/", token_url=f"{base}/api/token", backoff=0.01),
+                         Credentials("id", "secret"))
+    finally:
+        server.close()
+
+    assert result.status == "complete"
+    (record,) = [r for m in landing.complete_runs(landing_root)
+                 for uri in m.file_uris(landing_root) for r in landing.decode_records(storage.get_bytes(uri))]
+    assert (record["http_status"], record["body"]) == (200, "<html><body>Service temporarily overloaded</body></html>")
