@@ -16,11 +16,13 @@ from musiclake import landing, storage
 from musiclake.landing import MAX_RECORD_BYTES
 from musiclake_extract.api_extract import ApiOptions, run_api
 from musiclake_extract.client import Credentials, SpotifyClient, StopRun
+from musiclake_extract.reporting import RunResult
 
+Answer = Callable[[BaseHTTPRequestHandler], None]  # what the server does with a GET
 TOKEN = json.dumps({"access_token": "t0ken", "token_type": "Bearer", "expires_in": 3600}).encode()
 
 
-def _server(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
+def _server(answer: Answer) -> Iterator[str]:
     """A local HTTP server: the token endpoint answers a token, every GET is ``answer``; yields its base URL."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -77,26 +79,19 @@ def _trickle(handler: BaseHTTPRequestHandler) -> None:
 
 
 @pytest.fixture
-def huge_api() -> Iterator[str]:
-    yield from _server(_huge)
-
-
-@pytest.fixture
 def trickling_api() -> Iterator[str]:
     yield from _server(_trickle)
 
 
-def test_an_answer_over_max_record_bytes_is_not_read_past_the_limit_and_is_reported_not_landed(huge_api, tmp_path):
-    result = run_api(ApiOptions(landing=str(tmp_path / "landing"), me=False, playlists=["p1"], enrich=(),
-                                api_base_url=f"{huge_api}/v1/", token_url=f"{huge_api}/api/token", backoff=0.01),
-                     Credentials("id", "secret"))
+def test_an_answer_over_max_record_bytes_is_not_read_past_the_limit_and_is_reported_not_landed(tmp_path):
+    result, landed = _extract_playlist(_huge, str(tmp_path / "landing"))
 
     assert (result.status, result.exit_code, result.rejected) == ("complete", 4, 1)
     (rejected,) = result.summary["records_rejected"]
     assert rejected["entity"] == "playlists" and rejected["key"] == "p1"
     assert MAX_RECORD_BYTES < rejected["bytes"] <= MAX_RECORD_BYTES + (1 << 20)  # stopped within one more read
     assert rejected["reason"].startswith("response over MAX_RECORD_BYTES")
-    assert result.summary["records"] == 0
+    assert landed == []
 
 
 def test_an_answer_that_trickles_in_is_given_up_within_its_read_budget_and_stops_the_run(trickling_api):
@@ -111,56 +106,48 @@ def test_an_answer_that_trickles_in_is_given_up_within_its_read_budget_and_stops
     assert client.stats.timeouts == 2
 
 
-def _deep(handler: BaseHTTPRequestHandler) -> None:
-    """A 200 whose JSON nests 100,000 arrays deep: valid JSON that Python's decoder refuses (RecursionError)."""
-    body = b"[" * 100_000 + b"]" * 100_000
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
+def _answering(body: bytes, content_type: str) -> Answer:
+    """An answer of status 200 with ``body`` to every GET."""
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    return answer
 
 
-def test_an_answer_nested_too_deep_to_decode_is_landed_as_its_text_instead_of_crashing_the_run(tmp_path):
-    server = _server(_deep)
+def _extract_playlist(answer: Answer, landing_root: str) -> tuple[RunResult, list[dict]]:
+    """``musiclake-extract api`` of one playlist, ``p1``, from a server answering ``answer``: the run's result and
+    the records it landed."""
+    server = _server(answer)
     base = next(server)
-    landing_root = str(tmp_path / "landing")
     try:
         result = run_api(ApiOptions(landing=landing_root, me=False, playlists=["p1"], enrich=(),
                                     api_base_url=f"{base}/v1/", token_url=f"{base}/api/token", backoff=0.01),
                          Credentials("id", "secret"))
     finally:
         server.close()
+    return result, [r for m in landing.complete_runs(landing_root)
+                    for uri in m.file_uris(landing_root) for r in landing.decode_records(storage.get_bytes(uri))]
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON that Python's decoder refuses (RecursionError)
+PAGE = "<html><body>Service temporarily overloaded</body></html>"  # a proxy's or a broken server's page
+
+
+def test_an_answer_nested_too_deep_to_decode_is_landed_as_its_text_instead_of_crashing_the_run(tmp_path):
+    result, landed = _extract_playlist(_answering(DEEP.encode(), "application/json"), str(tmp_path / "landing"))
 
     assert (result.status, result.exit_code, result.summary["records"]) == ("complete", 0, 1)
-    (record,) = [r for m in landing.complete_runs(landing_root)
-                 for uri in m.file_uris(landing_root) for r in landing.decode_records(storage.get_bytes(uri))]
-    assert record["key"] == "p1" and record["body"] == "[" * 100_000 + "]" * 100_000
-
-
-def _html(handler: BaseHTTPRequestHandler) -> None:
-    """A 200 whose body is not JSON (a proxy's or a broken server's page)."""
-    body = b"<html><body>Service temporarily overloaded</body></html>"
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/html")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
+    (record,) = landed
+    assert record["key"] == "p1" and record["body"] == DEEP
 
 
 def test_a_200_answer_that_is_not_json_is_landed_with_its_text_not_as_a_null_body(tmp_path):
     """spotipy turns a body it cannot decode into None: the envelope said ``"body": null`` and the text was lost."""
-    server = _server(_html)
-    base = next(server)
-    landing_root = str(tmp_path / "landing")
-    try:
-        result = run_api(ApiOptions(landing=landing_root, me=False, playlists=["p1"], enrich=(),
-                                    api_base_url=f"{base}/v1/", token_url=f"{base}/api/token", backoff=0.01),
-                         Credentials("id", "secret"))
-    finally:
-        server.close()
+    result, landed = _extract_playlist(_answering(PAGE.encode(), "text/html"), str(tmp_path / "landing"))
 
     assert result.status == "complete"
-    (record,) = [r for m in landing.complete_runs(landing_root)
-                 for uri in m.file_uris(landing_root) for r in landing.decode_records(storage.get_bytes(uri))]
-    assert (record["http_status"], record["body"]) == (200, "<html><body>Service temporarily overloaded</body></html>")
+    (record,) = landed
+    assert (record["http_status"], record["body"]) == (200, PAGE)
