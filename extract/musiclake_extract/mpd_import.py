@@ -17,11 +17,9 @@ message naming the checkpoint and how to finish or drop it.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import re
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,9 +90,9 @@ def read_slice(uri: str, data: bytes) -> tuple[bytes | None, str | None]:
     if not uri.endswith(".gz"):
         return data, None
     try:
-        return gzip.decompress(data), None
-    except (EOFError, OSError, zlib.error) as exc:  # truncated (EOFError), not gzip (BadGzipFile), corrupt
-        return None, f"truncated or corrupt gzip: {exc or type(exc).__name__}"
+        return landing.gunzip(data), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def _kind(value: Any) -> str:

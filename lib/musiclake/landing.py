@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import uuid
+import zlib
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +122,20 @@ def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
     """Envelopes -> gzip JSON Lines. Deterministic (gzip mtime 0), so equal input gives equal bytes."""
     lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
     return gzip.compress(lines.encode("utf-8"), mtime=0)
+
+
+def gunzip(data: bytes) -> bytes:
+    """A whole gzip file's content.
+
+    Raises
+    ------
+    ValueError
+        ``truncated or corrupt gzip: <why>`` for bytes that are not a whole gzip file (cut short, not gzip, corrupt).
+    """
+    try:
+        return gzip.decompress(data)
+    except (EOFError, OSError, zlib.error) as exc:  # truncated (EOFError), not gzip (BadGzipFile), corrupt
+        raise ValueError(f"truncated or corrupt gzip: {exc or type(exc).__name__}") from exc
 
 
 def decode_records(data: bytes) -> Iterator[dict[str, Any]]:
