@@ -365,12 +365,13 @@ class ApiExtraction:
         uri = landing.manifest_uri(o.landing, SOURCE, ledger.run_id)
         too_large, refused = len(self.state["rejected"]), len(self.state["links_refused"])
         rejected = too_large + refused
-        message = "; ".join(
-            ([f"{too_large} response(s) over MAX_RECORD_BYTES were not landed (summary.records_rejected)"]
-             if too_large else [])
-            + ([f"{refused} paging link(s) leading away from the API were not followed (summary.links_refused)"]
-               if refused else [])
-        )
+        notes = []
+        if too_large:
+            notes.append(f"{too_large} response(s) over MAX_RECORD_BYTES were not landed (summary.records_rejected)")
+        if refused:
+            notes.append(f"{refused} paging link(s) leading away from the API were not followed "
+                         "(summary.links_refused)")
+        message = "; ".join(notes)
         return RunResult(
             "complete", ledger.run_id, SOURCE, manifest.summary, manifest_uri=uri, message=message, rejected=rejected
         )
@@ -456,11 +457,16 @@ class ApiExtraction:
         self._show()
         return landed
 
-    def _refuse(self, entity: str, key: str | None, refused: ForeignLink) -> None:
-        """A ``next`` link away from the API: not followed (the listing stops there), reported, counted as rejected
-        input. What the API answered so far is landed as it is, the link included."""
-        log.warning("not following the next page of %s %s: %s", entity, key, refused)
-        self.state["links_refused"].append({"entity": entity, "key": key, "url": refused.url[:500]})
+    def _follow(self, entity: str, key: str | None, url: str) -> ApiResponse | None:
+        """The next page of a listing, or None for a ``next`` link away from the API: not followed (the listing stops
+        there), reported, counted as rejected input. What the API answered so far is landed as it is, the link
+        included."""
+        try:
+            return self.client.get_url(url)
+        except ForeignLink as refused:
+            log.warning("not following the next page of %s %s: %s", entity, key, refused)
+            self.state["links_refused"].append({"entity": entity, "key": key, "url": refused.url[:500]})
+            return None
 
     def _error(self, entity: str, key: str | None, response: ApiResponse) -> None:
         status = str(response.status)
@@ -500,10 +506,8 @@ class ApiExtraction:
     ) -> None:
         s = self.state
         while True:
-            try:
-                response = first() if s["cursor"] is None else self.client.get_url(s["cursor"])
-            except ForeignLink as refused:
-                self._refuse(entity, key, refused)
+            response = first() if s["cursor"] is None else self._follow(entity, key, s["cursor"])
+            if response is None:
                 break
             self._land(entity, key, response)
             if not response.ok or not isinstance(response.body, dict):
@@ -602,10 +606,11 @@ class ApiExtraction:
             self._maybe_commit()
         while s["cursor"]:
             cursor = s["cursor"]
-            try:
-                response = self.client.playlist_items(pid) if cursor == ITEMS_FIRST else self.client.get_url(cursor)
-            except ForeignLink as refused:
-                self._refuse("playlist_items", pid, refused)
+            if cursor == ITEMS_FIRST:
+                response = self.client.playlist_items(pid)
+            else:
+                response = self._follow("playlist_items", pid, cursor)
+            if response is None:
                 break
             self._land("playlist_items", pid, response)
             if not response.ok or not isinstance(response.body, dict):
