@@ -215,13 +215,14 @@ def vacuum(lake: Lake, spec: TableSpec, retention_hours: int, done: TableHouseke
     even when it deletes nothing, runs only when there are data files to delete. A partition folder emptied by
     an earlier VACUUM (listed too) is not a reason to run one: it goes with the next VACUUM that deletes files.
     """
-    table_ref = f"delta.`{lake.location(spec).replace('`', '``')}`"
+    location = lake.location(spec)
+    table_ref = f"delta.`{location.replace('`', '``')}`"
     listed = lake.spark.sql(f"VACUUM {table_ref} RETAIN {retention_hours} HOURS DRY RUN")
     deletable = listed.filter(~F.col("path").rlike(PARTITION_FOLDER)).count()
     if not deletable:
         return
     before = lake.version(spec)
-    DeltaTable.forPath(lake.spark, lake.location(spec)).vacuum(float(retention_hours))
+    DeltaTable.forPath(lake.spark, location).vacuum(float(retention_hours))
     # VACUUM END's metric when Delta logs vacuums (it does by default), else what the dry run found.
     done.files_vacuumed = lake.commit_metrics(spec, before, "VACUUM END").get("numDeletedFiles", deletable)
 
