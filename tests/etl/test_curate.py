@@ -130,6 +130,30 @@ def test_plan_of_a_mixed_batch_against_empty_tables(spark):
     plan.release()
 
 
+def test_mpd_artists_and_albums_come_from_their_uris_once_each_and_a_malformed_uri_gives_none(spark):
+    odd = {**_mpd_track(t3, "Song 3", "artist1", "album1"), "artist_uri": "spotify:artist:not-an-id",
+           "album_uri": "spotify:local:Artist:Album:Song+3:200"}
+    mpd_playlist = {"pid": 2, "name": "Mix", "modified_at": 1500000000, "tracks": [
+        _mpd_track(t1, "Song 1", "artist1", "album1"), _mpd_track(t2, "Song 2", "artist1", "album2"), odd,
+        _mpd_track(t1, "Song 1", "artist1", "album1")]}
+    batch = read_envelopes(spark, {MPD_FILE: [envelope(MPD_RUN, "mpd", "playlists", mpd_playlist, key="2",
+                                                       http_status=None)]})
+
+    plan = curate.plan(batch, _current(spark), "jr_1", "2026-11-27")
+
+    _assert_equal(spark, plan.artists.select("artist_id", "artist_uri", "artist_name", "observed_at"), [
+        (a1, f"spotify:artist:{a1}", "Artist1", MODIFIED),
+    ], "artist_id string, artist_uri string, artist_name string, observed_at timestamp")
+    _assert_equal(spark, plan.albums.select("album_id", "album_uri", "artist_id"), [
+        (b1, f"spotify:album:{b1}", a1), (b2, f"spotify:album:{b2}", a1),
+    ], "album_id string, album_uri string, artist_id string")
+    _assert_equal(spark, plan.tracks.select("track_id", "artist_id", "album_id"), [
+        (t1, a1, b1), (t2, a1, b2), (t3, None, None),  # the track stays, without the ids its URIs do not give
+    ], "track_id string, artist_id string, album_id string")
+    assert plan.quarantine.count() == 0
+    plan.release()
+
+
 def test_plan_replaces_older_snapshots_and_deletes_the_positions_they_no_longer_have(spark):
     old_positions = [_membership(PL_A, p, t, "s1", OLD_FETCHED, OLD_RUN) for p, t in enumerate([t1, t2, t3, t4, t5])]
     emptied = [_membership(PL_Y, p, t2, "y1", OLD_FETCHED, OLD_RUN) for p in (0, 1)]

@@ -35,6 +35,7 @@ def test_spotify_id_from_uri_extracts_ids_of_its_own_kind_and_nulls_local_files_
         ("spotify:track:tooShort", None, None, None),
         (f"spotify:track:{TRACK}x", None, None, None),  # 23 characters
         ("spotify:track:4uLU6hMCjMI75M1A2tKU-C", None, None, None),  # not base62
+        ("spotify:track:4uLU6hMCjMI75M1A2tKUé", None, None, None),  # 22 characters, one not ASCII
         (f"https://open.spotify.com/track/{TRACK}", None, None, None),
         (f" spotify:track:{TRACK}", None, None, None),
         ("", None, None, None),

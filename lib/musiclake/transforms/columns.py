@@ -12,8 +12,8 @@ SPOTIFY_ID = r"^[0-9A-Za-z]{22}$"
 
 def spotify_id_from_uri(uri: Column, kind: str) -> Column:
     """``spotify:<kind>:<id>`` -> ``<id>`` (null for other kinds, local files and malformed URIs)."""
-    extracted = F.regexp_extract(uri, rf"^spotify:{kind}:([0-9A-Za-z]{{22}})$", 1)
-    return F.when(extracted != "", extracted)
+    prefix = f"spotify:{kind}:"
+    return F.when(uri.rlike(rf"^{prefix}[0-9A-Za-z]{{22}}$"), F.substring(uri, len(prefix) + 1, 22))
 
 
 def valid_spotify_id(value: Column) -> Column:

@@ -69,10 +69,6 @@ class Items:
     api: DataFrame  # the API's item rows (kept when the batch holds any)
     mpd: DataFrame  # the MPD's item rows (kept or not: see item_rows)
 
-    @property
-    def good(self) -> DataFrame:
-        return good_rows(self.all)
-
 
 @dataclass(frozen=True)
 class Dimensions:
@@ -388,9 +384,16 @@ def dimension_updates(parsed: Parsed, items: Items, stored: dict[str, DataFrame]
     over every item) and kept; each table's dedupe then reads those few rows. Read three times, the 5.9M items
     of 100k playlists took 55 s of task time; sorted for a window each, 75 s.
     """
-    dim_items = items.good.unionByName(good_rows(parsed.track_objects), allowMissingColumns=True)
-    observations = kept(latest_of_repeats(dim_items.select(*item_shape.DIMENSION_COLUMNS, "observed_at"),
-                                          "observed_at"))
+    dimensions = [*item_shape.DIMENSION_COLUMNS, "observed_at"]
+
+    def collapsed(rows: DataFrame, derived: tuple[str, ...] = ()) -> DataFrame:
+        return latest_of_repeats(rows.select(*[c for c in dimensions if c not in derived]), "observed_at")
+
+    # The MPD's artist and album ids, functions of their URIs, are added after the collapse: two regular
+    # expressions per remaining row instead of per item (at 100k playlists 0.2M rows instead of 5.9M).
+    mpd_observations = collapsed(good_rows(items.mpd), tuple(mpd.URI_IDS)).transform(mpd.with_uri_ids)
+    api_rows = good_rows(items.api).unionByName(good_rows(parsed.track_objects), allowMissingColumns=True)
+    observations = kept(mpd_observations.select(*dimensions).unionByName(collapsed(api_rows)))
     with_artists = observations.unionByName(good_rows(parsed.artist_objects), allowMissingColumns=True)
     with_albums = observations.unionByName(good_rows(parsed.album_objects), allowMissingColumns=True)
 

@@ -143,17 +143,15 @@ def item_rows(parsed: DataFrame) -> DataFrame:
         "playlist_id",
         F.col("position").cast("int").alias("position"),
         F.lit("track").alias("item_type"),
-        F.when(F.col(REASON).isNull(), track_id).alias("track_id"),
+        track_id.alias("track_id"),
         uri.alias("item_uri"),
         null_of("timestamp").alias("added_at"),
         null_of().alias("added_by"),
         null_of().alias("snapshot_id"),
         uri.alias("track_uri"),
         t.getField("track_name").alias("track_name"),
-        spotify_id_from_uri(t.getField("artist_uri"), "artist").alias("artist_id"),
         t.getField("artist_uri").alias("artist_uri"),
         t.getField("artist_name").alias("artist_name"),
-        spotify_id_from_uri(t.getField("album_uri"), "album").alias("album_id"),
         t.getField("album_uri").alias("album_uri"),
         t.getField("album_name").alias("album_name"),
         null_of().alias("album_type"),
@@ -165,4 +163,15 @@ def item_rows(parsed: DataFrame) -> DataFrame:
         "observed_at", "run_id", "entity", "source_file",
         REASON,
         F.when(F.col(REASON).isNotNull(), record).alias(RECORD),
-    ).transform(select_item_columns)
+    ).transform(with_uri_ids).transform(select_item_columns)
+
+
+# The item columns an MPD track only names by URI, each a function of its URI column (see with_uri_ids).
+URI_IDS = {"artist_id": ("artist_uri", "artist"), "album_id": ("album_uri", "album")}
+
+
+def with_uri_ids(rows: DataFrame) -> DataFrame:
+    """Add :data:`URI_IDS` (``artist_id``, ``album_id``) from their URIs: null for a URI of another kind or
+    malformed. Functions of a column of the rows, they can be left out of an aggregation over the URIs and added
+    after it, to the few rows it leaves (:func:`musiclake.transforms.curate.dimension_updates`)."""
+    return rows.withColumns({name: spotify_id_from_uri(F.col(uri), kind) for name, (uri, kind) in URI_IDS.items()})
