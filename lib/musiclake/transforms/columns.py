@@ -7,13 +7,15 @@ from collections.abc import Iterable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-SPOTIFY_ID = r"^[0-9A-Za-z]{22}$"
+ID_LENGTH = 22  # characters of a Spotify id, all base62
+_ID = rf"[0-9A-Za-z]{{{ID_LENGTH}}}"
+SPOTIFY_ID = rf"^{_ID}$"
 
 
 def spotify_id_from_uri(uri: Column, kind: str) -> Column:
     """``spotify:<kind>:<id>`` -> ``<id>`` (null for other kinds, local files and malformed URIs)."""
     prefix = f"spotify:{kind}:"
-    return F.when(uri.rlike(rf"^{prefix}[0-9A-Za-z]{{22}}$"), F.substring(uri, len(prefix) + 1, 22))
+    return F.when(uri.rlike(rf"^{prefix}{_ID}$"), F.substring(uri, len(prefix) + 1, ID_LENGTH))
 
 
 def valid_spotify_id(value: Column) -> Column:

@@ -393,7 +393,7 @@ def dimension_updates(parsed: Parsed, items: Items, stored: dict[str, DataFrame]
     # expressions per remaining row instead of per item (at 100k playlists 0.2M rows instead of 5.9M).
     mpd_observations = collapsed(good_rows(items.mpd), tuple(mpd.URI_IDS)).transform(mpd.with_uri_ids)
     api_rows = good_rows(items.api).unionByName(good_rows(parsed.track_objects), allowMissingColumns=True)
-    observations = kept(mpd_observations.select(*dimensions).unionByName(collapsed(api_rows)))
+    observations = kept(mpd_observations.unionByName(collapsed(api_rows)))
     with_artists = observations.unionByName(good_rows(parsed.artist_objects), allowMissingColumns=True)
     with_albums = observations.unionByName(good_rows(parsed.album_objects), allowMissingColumns=True)
 
