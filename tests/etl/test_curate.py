@@ -250,7 +250,7 @@ def test_membership_is_shuffled_once_for_its_join_with_the_winners_and_its_dedup
         current = _current(spark)
         parsed = curate.parse_sources(batch)
         items = curate.item_rows(parsed)
-        playlists, _ = curate.playlist_updates(parsed, items, current["playlists"])
+        playlists = curate.playlist_updates(parsed, items, current["playlists"])
         membership = curate.winning_membership(items, playlists)
         lines = membership._jdf.queryExecution().executedPlan().toString().splitlines()
     finally:
@@ -331,7 +331,7 @@ def test_an_mpd_batch_whose_observations_are_landed_once_explodes_its_items_unde
     parsed = curate.parse_sources(batch)
     assert not curate.mpd_observations_repeat(parsed)
     items = curate.item_rows(parsed, keep=False)  # as in a big batch: the plan explodes them
-    playlists, _ = curate.playlist_updates(parsed, items, _current(spark)["playlists"])
+    playlists = curate.playlist_updates(parsed, items, _current(spark)["playlists"])
     executed = curate.winning_membership(items, playlists, mpd_repeats=False)._jdf.queryExecution() \
         .executedPlan().toString()
     assert "Generate" in executed  # the MPD items are exploded here...
@@ -357,4 +357,50 @@ def test_an_mpd_playlist_landed_twice_in_a_run_at_the_same_time_is_still_one_row
 
     rows = sorted((r["position"], r["track_id"]) for r in plan.playlist_tracks.collect())
     assert rows == [(0, min(t1, t3)), (1, t2)]
+    plan.release()
+
+
+def test_after_the_count_nothing_reads_the_kept_stage(spark):
+    """The job drops the kept stage after the count (its memory goes to the membership the check keeps): every
+    output of a batch of both sources, with API artist and album objects, an emptied playlist and stored rows to
+    delete, is the same computed after the stage is gone as in a plan that keeps it (a read of it would fail:
+    a kept frame cannot be computed again)."""
+    current = _current(
+        spark,
+        playlists=[(PL_A, "Mix s1", None, "user1", False, "s1", 3, None, None, "spotify", OLD_FETCHED, OLD_RUN),
+                   (PL_Y, "Mix y1", None, "user1", False, "y1", 1, None, None, "spotify", OLD_FETCHED, OLD_RUN)],
+        playlist_tracks=[_membership(PL_A, p, t, "s1", OLD_FETCHED, OLD_RUN) for p, t in enumerate([t1, t2, t3])]
+        + [_membership(PL_Y, 0, t2, "y1", OLD_FETCHED, OLD_RUN)],
+    )
+    tracks = [_mpd_track(t1, "Song 1", "artist1", "album1"), {"track_uri": "spotify:track:nope"}]
+    batch = read_envelopes(spark, {
+        MPD_FILE: [envelope(MPD_RUN, "mpd", "playlists", {"pid": 7, "name": "x", "modified_at": 1500000000,
+                                                            "tracks": tracks}, key="7", http_status=None)],
+        source_file(RUN): [
+            envelope(RUN, "spotify", "playlists", _api_playlist(PL_A, "s2", [playlist_entry(T1), playlist_entry(T4)]),
+                     key=PL_A),
+            envelope(RUN, "spotify", "playlists", _api_playlist(PL_Y, "y2", None, total=0), key=PL_Y),
+            envelope(RUN, "spotify", "artists", {"id": sid("artist9"), "name": "Artist9"}),
+            envelope(RUN, "spotify", "albums", {"id": sid("album9"), "name": "Album9", "album_type": "single",
+                                                "release_date": "2026", "artists": [{"id": sid("artist9")}]}),
+            BAD_LINE,
+        ],
+    })
+    outputs = ("playlists", "playlist_tracks", "tracks", "artists", "albums", "quarantine")
+
+    def rows(plan: curate.CuratedPlan) -> dict[str, list]:
+        return {name: sorted(map(repr, getattr(plan, name).drop("job_run_id").collect())) for name in outputs}
+
+    kept_stage = curate.plan(batch, current, "jr_k", "2026-11-27", keep_items=False)
+    expected = rows(kept_stage)
+    kept_stage.release()
+    plan = curate.plan(batch, current, "jr_k", "2026-11-27", keep_items=False)
+    counts = plan.count()
+    stage_rdd = plan.envelopes._jdf.queryExecution().analyzed().rdd().id()
+    plan.release_stage()
+
+    assert stage_rdd not in set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+    assert rows(plan) == expected
+    assert counts.quarantined == 2 and len(expected["quarantine"]) == 2  # the bad line, the MPD item's bad URI
+    assert len(expected["playlist_tracks"]) == 5  # two API positions and one MPD, two stored rows deleted
     plan.release()

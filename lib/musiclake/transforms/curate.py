@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -34,6 +35,9 @@ from musiclake.transforms.envelopes import (
 )
 
 DELETE_FLAG = "_delete"
+# A playlists update whose observation says what the playlist holds (items of it landed, or it holds none): its
+# stored membership rows at positions it no longer has are deleted. One fetched without its items says nothing.
+REPLACES = "_replaces_membership"
 PLAYLIST_RUN = ["playlist_id", "run_id"]
 # Entities the curated model reads; others (search, me_playlists) stay in the landing zone and are reported.
 MODELLED_ENTITIES = (
@@ -100,7 +104,8 @@ class CuratedPlan:
     """What one job run will write. ``playlist_tracks`` carries ``_delete`` for rows a newer snapshot removes.
 
     Nothing is computed until :meth:`count` (one query: reads the kept stage, parsed once, and the items exploded
-    from it) and the job's checks (one query over the outputs, which caches them for the MERGEs).
+    from it; computes every cached frame that reads the stage, which :meth:`release_stage` then drops) and the
+    job's checks (one query over the outputs, which caches them for the MERGEs).
     """
 
     playlists: DataFrame
@@ -109,6 +114,7 @@ class CuratedPlan:
     artists: DataFrame
     albums: DataFrame
     quarantine: DataFrame
+    winners: DataFrame  # cached: ``playlists`` with :data:`REPLACES`
     envelopes: DataFrame
     items: DataFrame
     observations: DataFrame  # the dimension columns of the items, repeats collapsed (kept: read by three tables)
@@ -118,7 +124,11 @@ class CuratedPlan:
     stale: DataFrame  # cached: playlist_tracks' deletes
 
     def count(self) -> BatchCounts:
-        """Records read per run, items, quarantined records and unmodelled entities, in one query."""
+        """Records read per run, items, quarantined records and unmodelled entities, in one query.
+
+        The same query computes the cached frames that read the kept stage and are not computed yet (the
+        quarantine, the playlists, the dimension tables): after it, nothing reads the stage
+        (:meth:`release_stage`). The membership reads only the items' shuffle, which the plan wrote."""
         run_of_record = F.coalesce("run_id", run_of_file(F.col("source_file")))
         unmodelled = F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES)
         rows = (
@@ -132,7 +142,11 @@ class CuratedPlan:
             .unionByName(self.quarantine.agg(F.lit("quarantined").alias("kind"),
                                              F.lit(None).cast("string").alias("name"),
                                              F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n")))
-            .collect()  # small: a row per landing run and per unmodelled entity
+            .unionByName(reduce(DataFrame.unionByName, [
+                frame.agg(F.lit("computed").alias("kind"), F.lit(name).alias("name"), F.count(F.lit(1)).alias("n"))
+                for name, frame in (("playlists", self.winners), ("tracks", self.tracks), ("artists", self.artists),
+                                    ("albums", self.albums))]))
+            .collect()  # small: a row per landing run, per unmodelled entity and per cached table update
         )
         by_kind: dict[str, dict[str | None, int]] = {}
         for r in rows:
@@ -151,9 +165,15 @@ class CuratedPlan:
         return [{"tracks": self.tracks, "artists": self.artists, "albums": self.albums},
                 {"playlist_tracks": self.playlist_tracks, "playlists": self.playlists}]
 
+    def release_stage(self) -> None:
+        """Drop the kept stage (the parsed batch: the largest kept frame) once :meth:`count` has run, so that the
+        membership the check keeps next has its memory: at 100k playlists both together exceed a 4 GB driver's
+        storage memory, and keeping the membership wrote the stage to disk."""
+        release(self.envelopes)
+
     def release(self) -> None:
         """Drop the kept and cached intermediates (the job calls it whether the plan was saved or not)."""
-        for frame in (self.envelopes, self.api_items, self.mpd_items, self.observations, self.playlists,
+        for frame in (self.envelopes, self.api_items, self.mpd_items, self.observations, self.winners,
                       self.membership, self.stale, self.tracks, self.artists, self.albums, self.quarantine):
             release(frame)
 
@@ -181,20 +201,19 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
     # First the dimension observations: keeping them parses the batch into the kept stage and explodes the items
     # in the same pass; the queries after read the stage.
     dimensions = dimension_updates(parsed, items, stored)
-    playlists, snapshots = playlist_updates(parsed, items, stored["playlists"])
-    playlists = playlists.persist()  # before the membership is kept, whose plan (made then) reads it
-    membership, stale = membership_updates(items, playlists, snapshots, stored["playlist_tracks"],
-                                           mpd_observations_repeat(parsed))
+    winners = playlist_updates(parsed, items, stored["playlists"]).persist()  # before the membership's plan
+    membership, stale = membership_updates(items, winners, stored["playlist_tracks"], mpd_observations_repeat(parsed))
     stale = stale.persist()
     quarantine = quarantine_rows(parsed, items, job_run_id, today)
     # Each output is checked, then merged: cached by the one job that checks them all. Small next to the stage.
     return CuratedPlan(
-        playlists=playlists,
+        playlists=winners.drop(REPLACES),
         playlist_tracks=with_deletes(membership, stale),
         tracks=dimensions.tracks.persist(),
         artists=dimensions.artists.persist(),
         albums=dimensions.albums.persist(),
         quarantine=quarantine.persist(),
+        winners=winners,
         envelopes=parsed.envelopes,
         items=items.all,
         api_items=items.api,
@@ -292,29 +311,29 @@ def item_rows(parsed: Parsed, keep: bool = True) -> Items:
     return Items(all=all_items, incomplete=incomplete, api=api_items, mpd=mpd_items)
 
 
-def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Stage 3: the latest observation of each playlist, newer than stored; and the snapshots that hold items.
-
-    Returns
-    -------
-    ``(playlists, snapshots)``: ``playlists`` rows to merge; ``snapshots`` (playlist_id, run_id) of the
-    observations that say what the playlist holds: items of them landed, or they hold none. A playlist fetched
-    without its items (the body only refers to them and the items endpoint answered 403) says nothing.
-    """
+def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) -> DataFrame:
+    """Stage 3: the latest observation of each playlist, newer than stored: the ``playlists`` rows to merge, with
+    :data:`REPLACES`: whether that observation says what the playlist holds (every MPD playlist does; an API
+    snapshot does when items of it landed, or it holds none; one fetched without its items, the body only
+    referring to them and the items endpoint answering 403, says nothing)."""
     mpd_playlists = mpd.playlist_rows(good_rows(parsed.mpd_playlists))
     complete_api = good_rows(parsed.api_playlists).join(items.incomplete, PLAYLIST_RUN, "left_anti")
     candidates = mpd_playlists.unionByName(spotify_api.playlist_rows(complete_api))
-    api_snapshots = complete_api.select(*PLAYLIST_RUN, F.col("_page.total").alias("_total"))
-    is_empty = F.col("_total") == 0
-    snapshots = (
-        mpd_playlists.select(*PLAYLIST_RUN)
-        .unionByName(api_snapshots.join(items.api, PLAYLIST_RUN, "left_semi").select(*PLAYLIST_RUN))
-        .unionByName(api_snapshots.filter(is_empty).select(*PLAYLIST_RUN))
-    )
     playlists = candidates.transform(latest_by(["playlist_id"])).transform(
         newer_than_current(stored_playlists, ["playlist_id"])
     )
-    return playlists, snapshots
+    if not parsed.holds_api_items:  # every candidate is an MPD playlist
+        return playlists.withColumn(REPLACES, F.lit(True))
+    api_snapshots = complete_api.select(*PLAYLIST_RUN, F.col("_page.total").alias("_total"))
+    says = (
+        api_snapshots.join(items.api, PLAYLIST_RUN, "left_semi").select(*PLAYLIST_RUN)
+        .unionByName(api_snapshots.filter(F.col("_total") == 0).select(*PLAYLIST_RUN))
+        .distinct().withColumn("_says", F.lit(True))
+    )
+    # the flag is a function of (playlist_id, run_id), computed after the dedupe: it takes no part in its choice
+    return (playlists.join(says, PLAYLIST_RUN, "left")
+            .withColumn(REPLACES, (F.col("source") == "mpd") | F.coalesce(F.col("_says"), F.lit(False)))
+            .drop("_says"))
 
 
 def winning_membership(items: Items, playlists: DataFrame, mpd_repeats: bool = True) -> DataFrame:
@@ -356,14 +375,16 @@ def mpd_observations_repeat(parsed: Parsed) -> bool:
     return bool(observations.count().filter(F.col("count") > 1).limit(1).collect())
 
 
-def membership_updates(items: Items, playlists: DataFrame, snapshots: DataFrame, stored_playlist_tracks: DataFrame,
+def membership_updates(items: Items, playlists: DataFrame, stored_playlist_tracks: DataFrame,
                        mpd_repeats: bool = True) -> tuple[DataFrame, DataFrame]:
-    """Stage 4: ``(membership, stale)``: the ``playlist_tracks`` rows of the playlists being updated (kept), and
-    the stored rows at positions a newer snapshot no longer has (see :func:`with_deletes`)."""
+    """Stage 4: ``(membership, stale)``: the ``playlist_tracks`` rows of the playlists being updated
+    (``playlists``: with :data:`REPLACES`; kept), and the stored rows at positions a newer snapshot no longer has
+    (see :func:`with_deletes`). Neither reads the kept stage after the plan: the membership reads the items'
+    shuffle, the stale rows the cached playlists."""
     # Kept: the stale rows below are checked against it, and a second reference to the plan behind it explodes,
     # shuffles and sorts every item again (at 100k playlists 24 s of task time, even on a first load).
     membership = kept(winning_membership(items, playlists, mpd_repeats))
-    replaced = playlists.join(snapshots, PLAYLIST_RUN, "left_semi").select("playlist_id")
+    replaced = playlists.filter(F.col(REPLACES)).select("playlist_id")
     stale = (
         stored_playlist_tracks.join(replaced, "playlist_id", "left_semi")
         .join(membership.select("playlist_id", "position"), ["playlist_id", "position"], "left_anti")
