@@ -85,7 +85,7 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
         # cached frames that read the stage computed)
         with stage("count"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
             counts = plan.count()
-        plan.release_stage()  # read by nothing after the count: its memory goes to the membership the check keeps
+        plan.release_stage()  # a big batch's: read by nothing after the count, its memory goes to the membership
         job.records_read = counts.records_read
         job.records_quarantined = counts.quarantined
         with stage("quarantine"):

@@ -104,8 +104,8 @@ class CuratedPlan:
     """What one job run will write. ``playlist_tracks`` carries ``_delete`` for rows a newer snapshot removes.
 
     Nothing is computed until :meth:`count` (one query: reads the kept stage, parsed once, and the items exploded
-    from it; computes every cached frame that reads the stage, which :meth:`release_stage` then drops) and the
-    job's checks (one query over the outputs, which caches them for the MERGEs).
+    from it; in a big batch, computes every cached frame that reads the stage, which :meth:`release_stage` then
+    drops) and the job's checks (one query over the outputs, which caches them for the MERGEs).
     """
 
     playlists: DataFrame
@@ -122,16 +122,25 @@ class CuratedPlan:
     mpd_items: DataFrame  # kept or not (see item_rows)
     membership: DataFrame  # kept: playlist_tracks' rows that are not deletes
     stale: DataFrame  # cached: playlist_tracks' deletes
+    # Whether the stage is dropped after the count (a batch too big to keep its items: memory is short); a small
+    # batch's stage stays until the end, and its count computes no frame for the check (fewer Spark jobs).
+    stage_dropped_after_count: bool = True
 
     def count(self) -> BatchCounts:
         """Records read per run, items, quarantined records and unmodelled entities, in one query.
 
-        The same query computes the cached frames that read the kept stage and are not computed yet (the
-        quarantine, the playlists, the dimension tables): after it, nothing reads the stage
-        (:meth:`release_stage`). The membership reads only the items' shuffle, which the plan wrote."""
+        When the stage is dropped after it (:attr:`stage_dropped_after_count`), the same query computes the cached
+        frames that read the kept stage and are not computed yet (the quarantine, the playlists, the dimension
+        tables): after it, nothing reads the stage (:meth:`release_stage`). The membership reads only the items'
+        shuffle, which the plan wrote."""
         run_of_record = F.coalesce("run_id", run_of_file(F.col("source_file")))
         unmodelled = F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES)
-        rows = (
+        computed = [
+            frame.agg(F.lit("computed").alias("kind"), F.lit(name).alias("name"), F.count(F.lit(1)).alias("n"))
+            for name, frame in (("playlists", self.winners), ("tracks", self.tracks), ("artists", self.artists),
+                                ("albums", self.albums))
+        ] if self.stage_dropped_after_count else []
+        rows = reduce(DataFrame.unionByName, [
             self.envelopes.groupBy(F.lit("run").alias("kind"), run_of_record.alias("name"))
             .agg(F.count(F.lit(1)).alias("n"))
             .unionByName(self.envelopes.filter(unmodelled).groupBy(F.lit("entity").alias("kind"),
@@ -141,13 +150,9 @@ class CuratedPlan:
                                         F.count(F.lit(1)).alias("n")))
             .unionByName(self.quarantine.agg(F.lit("quarantined").alias("kind"),
                                              F.lit(None).cast("string").alias("name"),
-                                             F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n")))
-            .unionByName(reduce(DataFrame.unionByName, [
-                frame.agg(F.lit("computed").alias("kind"), F.lit(name).alias("name"), F.count(F.lit(1)).alias("n"))
-                for name, frame in (("playlists", self.winners), ("tracks", self.tracks), ("artists", self.artists),
-                                    ("albums", self.albums))]))
-            .collect()  # small: a row per landing run, per unmodelled entity and per cached table update
-        )
+                                             F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n"))),
+            *computed,
+        ]).collect()  # small: a row per landing run, per unmodelled entity and per computed table update
         by_kind: dict[str, dict[str | None, int]] = {}
         for r in rows:
             by_kind.setdefault(r["kind"], {})[r["name"]] = int(r["n"])
@@ -166,10 +171,12 @@ class CuratedPlan:
                 {"playlist_tracks": self.playlist_tracks, "playlists": self.playlists}]
 
     def release_stage(self) -> None:
-        """Drop the kept stage (the parsed batch: the largest kept frame) once :meth:`count` has run, so that the
-        membership the check keeps next has its memory: at 100k playlists both together exceed a 4 GB driver's
-        storage memory, and keeping the membership wrote the stage to disk."""
-        release(self.envelopes)
+        """Drop the kept stage (the parsed batch: the largest kept frame) once :meth:`count` has run, when
+        :attr:`stage_dropped_after_count`, so that the membership the check keeps next has its memory: at 100k
+        playlists both together exceed a 4 GB driver's storage memory, and keeping the membership wrote the stage
+        to disk."""
+        if self.stage_dropped_after_count:
+            release(self.envelopes)
 
     def release(self) -> None:
         """Drop the kept and cached intermediates (the job calls it whether the plan was saved or not)."""
@@ -221,6 +228,7 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
         observations=dimensions.observations,
         membership=membership,
         stale=stale,
+        stage_dropped_after_count=not keep_items,  # memory is short when the items are not kept either
     )
 
 
