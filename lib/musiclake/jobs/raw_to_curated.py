@@ -81,8 +81,8 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             bookkeeping.mark_processed(lake, runs, job)
             job.record(lake, "skipped", "new landing runs hold no files")
             return
-        # one query over the kept stage: records per run, items, quarantined records, unmodelled entities (and the
-        # cached frames that read the stage computed)
+        # one query over the kept stage: records per run, items, quarantined records, unmodelled entities (and, in a
+        # big batch, the cached frames that read the stage computed)
         with stage("count"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
             counts = plan.count()
         plan.release_stage()  # a big batch's: read by nothing after the count, its memory goes to the membership

@@ -108,13 +108,12 @@ class CuratedPlan:
     drops) and the job's checks (one query over the outputs, which caches them for the MERGEs).
     """
 
-    playlists: DataFrame
     playlist_tracks: DataFrame
     tracks: DataFrame
     artists: DataFrame
     albums: DataFrame
     quarantine: DataFrame
-    winners: DataFrame  # cached: ``playlists`` with :data:`REPLACES`
+    winners: DataFrame  # cached: the playlists updates with :data:`REPLACES` (see :attr:`playlists`)
     envelopes: DataFrame
     items: DataFrame
     observations: DataFrame  # the dimension columns of the items, repeats collapsed (kept: read by three tables)
@@ -124,7 +123,12 @@ class CuratedPlan:
     stale: DataFrame  # cached: playlist_tracks' deletes
     # Whether the stage is dropped after the count (a batch too big to keep its items: memory is short); a small
     # batch's stage stays until the end, and its count computes no frame for the check (fewer Spark jobs).
-    stage_dropped_after_count: bool = True
+    stage_dropped_after_count: bool
+
+    @property
+    def playlists(self) -> DataFrame:
+        """The ``playlists`` updates: :attr:`winners` without the flag (read from its cache)."""
+        return self.winners.drop(REPLACES)
 
     def count(self) -> BatchCounts:
         """Records read per run, items, quarantined records and unmodelled entities, in one query.
@@ -142,15 +146,13 @@ class CuratedPlan:
         ] if self.stage_dropped_after_count else []
         rows = reduce(DataFrame.unionByName, [
             self.envelopes.groupBy(F.lit("run").alias("kind"), run_of_record.alias("name"))
-            .agg(F.count(F.lit(1)).alias("n"))
-            .unionByName(self.envelopes.filter(unmodelled).groupBy(F.lit("entity").alias("kind"),
-                                                                 F.col("entity").alias("name"))
-                         .agg(F.count(F.lit(1)).alias("n")))
-            .unionByName(self.items.agg(F.lit("items").alias("kind"), F.lit(None).cast("string").alias("name"),
-                                        F.count(F.lit(1)).alias("n")))
-            .unionByName(self.quarantine.agg(F.lit("quarantined").alias("kind"),
-                                             F.lit(None).cast("string").alias("name"),
-                                             F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n"))),
+            .agg(F.count(F.lit(1)).alias("n")),
+            self.envelopes.filter(unmodelled).groupBy(F.lit("entity").alias("kind"), F.col("entity").alias("name"))
+            .agg(F.count(F.lit(1)).alias("n")),
+            self.items.agg(F.lit("items").alias("kind"), F.lit(None).cast("string").alias("name"),
+                           F.count(F.lit(1)).alias("n")),
+            self.quarantine.agg(F.lit("quarantined").alias("kind"), F.lit(None).cast("string").alias("name"),
+                                F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n")),
             *computed,
         ]).collect()  # small: a row per landing run, per unmodelled entity and per computed table update
         by_kind: dict[str, dict[str | None, int]] = {}
@@ -214,7 +216,6 @@ def plan(envelopes: DataFrame, stored: dict[str, DataFrame], job_run_id: str, to
     quarantine = quarantine_rows(parsed, items, job_run_id, today)
     # Each output is checked, then merged: cached by the one job that checks them all. Small next to the stage.
     return CuratedPlan(
-        playlists=winners.drop(REPLACES),
         playlist_tracks=with_deletes(membership, stale),
         tracks=dimensions.tracks.persist(),
         artists=dimensions.artists.persist(),
@@ -330,8 +331,9 @@ def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) 
     playlists = candidates.transform(latest_by(["playlist_id"])).transform(
         newer_than_current(stored_playlists, ["playlist_id"])
     )
-    if not parsed.holds_api_items:  # every candidate is an MPD playlist
-        return playlists.withColumn(REPLACES, F.lit(True))
+    mpd_playlist = F.col("source") == "mpd"
+    if not parsed.holds_api_items:  # every candidate is an MPD playlist: no snapshot to look up
+        return playlists.withColumn(REPLACES, mpd_playlist)
     api_snapshots = complete_api.select(*PLAYLIST_RUN, F.col("_page.total").alias("_total"))
     says = (
         api_snapshots.join(items.api, PLAYLIST_RUN, "left_semi").select(*PLAYLIST_RUN)
@@ -340,7 +342,7 @@ def playlist_updates(parsed: Parsed, items: Items, stored_playlists: DataFrame) 
     )
     # the flag is a function of (playlist_id, run_id), computed after the dedupe: it takes no part in its choice
     return (playlists.join(says, PLAYLIST_RUN, "left")
-            .withColumn(REPLACES, (F.col("source") == "mpd") | F.coalesce(F.col("_says"), F.lit(False)))
+            .withColumn(REPLACES, mpd_playlist | F.coalesce(F.col("_says"), F.lit(False)))
             .drop("_says"))
 
 
