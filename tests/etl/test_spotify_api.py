@@ -143,6 +143,38 @@ def test_parse_api_item_pages_takes_the_playlist_from_the_key_or_the_request_url
     assert_df_equality(parsed.select("_playlist_id", REASON), expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_value_where_an_object_belongs_is_quarantined_naming_the_field_and_the_value(spark):
+    """An object field holding a scalar or a list (``"owner": "bob"``) is lost by both of the record's parses (the
+    typed one and the all-text one that finds a wrong leaf), so its reason comes from the field's JSON path; a list
+    of scalars where a list of objects belongs is named the same way. The playlist for a playlist-level field, the
+    one item for an item-level field."""
+    pl_g, pl_h, pl_i = sid("plG"), sid("plH"), sid("plI")
+    entries = [playlist_entry(T1), {**playlist_entry(T2), "added_by": "user2"}, playlist_entry({**T3, "album": "x"}),
+               playlist_entry({**T1, "artists": ["Artist 1"]}), playlist_entry("track1")]
+    playlist = {**PLAYLIST_D, "id": pl_i, "items": {"offset": 0, "limit": 5, "total": 5, "items": entries}}
+    batch = read_envelopes(spark, {PLAYLISTS_FILE: [
+        envelope(RUN, "spotify", "playlists", {**PLAYLIST_D, "id": pl_g, "owner": "bob"}, key=pl_g),
+        envelope(RUN, "spotify", "playlists", {**PLAYLIST_D, "id": pl_h, "followers": 5, "items": []}, key=pl_h),
+        envelope(RUN, "spotify", "playlists", playlist, key=pl_i),
+    ]})
+
+    parsed = spotify_api.parse_playlists(batch)
+    items = spotify_api.item_rows(_valid(parsed), _valid(spotify_api.parse_item_pages(batch)))
+
+    assert {r["key"]: r[REASON] for r in parsed.collect()} == {
+        pl_g: "wrong type for field owner: bob is not an object",
+        pl_h: "wrong type for field followers: 5 is not an object",  # the first of its two
+        pl_i: None,
+    }
+    assert sorted((r["position"], r[REASON]) for r in items.collect()) == [
+        (0, None),
+        (1, "wrong type for field added_by: user2 is not an object"),
+        (2, "wrong type for field item.album: x is not an object"),
+        (3, 'wrong type for field item.artists: ["Artist 1"] is not a list of objects'),
+        (4, "wrong type for field item: track1 is not an object"),
+    ]
+
+
 def _items(spark):
     batch = _batch(spark)
     playlists = _valid(spotify_api.parse_playlists(batch))

@@ -54,16 +54,16 @@ def shadow(schema: T.StructType) -> T.StructType:
     ])
 
 
-def _leaves(schema: T.StructType, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], T.DataType]]:
+def _fields(schema: T.StructType, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], T.DataType]]:
+    """Every field's path and type, an object before the fields inside it."""
     out: list[tuple[tuple[str, ...], T.DataType]] = []
     for f in schema.fields:
         if f.name == CORRUPT:
             continue
         path = (*prefix, f.name)
+        out.append((path, f.dataType))
         if isinstance(f.dataType, T.StructType):
-            out += _leaves(f.dataType, path)
-        else:
-            out.append((path, f.dataType))
+            out += _fields(f.dataType, path)
     return out
 
 
@@ -97,17 +97,23 @@ def with_parsed(df: DataFrame, column: str, schema: T.StructType, text: Column,
 def type_problem(parsed: Column, schema: T.StructType, text: Column, raw: Column) -> Column:
     """For a record the parser flagged: ``wrong type for field <path>: <value> is not <type>``.
 
-    Compares each leaf of the typed parse with the same leaf read as text (``raw``, from :func:`with_shadow`); the
-    first leaf that the JSON holds but the typed parse lost is the reason. Text that is not a JSON object, or a
-    problem no leaf shows (an object where the JSON holds a scalar, an element of a nested list), gets a reason
-    naming the record instead.
+    Compares each field of the typed parse with the same field as the JSON holds it; the first field (an object
+    before the fields inside it) that the JSON holds but the typed parse lost is the reason. A leaf is read as text
+    by the record's second parse (``raw``, from :func:`with_shadow`); an object (``"owner": "bob"``, where the
+    second parse loses it too) by its JSON path in ``text``. Text that is not a JSON object, or a problem no field
+    shows (an element of a nested list), gets a reason naming the record instead.
     """
     checks = []
-    for path, dtype in _leaves(schema):
+    for path, dtype in _fields(schema):
         name = ".".join(path)
-        value = _get(raw, path)
+        if isinstance(dtype, T.StructType):
+            value = F.get_json_object(text, f"$.{name}")  # an object's JSON text, a scalar's value
+            lost = value.isNotNull() & ~F.ltrim(value).startswith("{")
+        else:
+            value = _get(raw, path)
+            lost = value.isNotNull()
         checks.append(F.when(
-            _get(parsed, path).isNull() & value.isNotNull(),
+            _get(parsed, path).isNull() & lost,
             F.concat(F.lit(f"wrong type for field {name}: "), F.substring(value, 1, _VALUE_CHARS),
                      F.lit(f" is not {_type_name(dtype)}")),
         ))
@@ -117,7 +123,9 @@ def type_problem(parsed: Column, schema: T.StructType, text: Column, raw: Column
 
 def _type_name(dtype: T.DataType) -> str:
     if isinstance(dtype, T.ArrayType):
-        return "a list"
+        return "a list of objects" if isinstance(dtype.elementType, T.StructType) else "a list"
+    if isinstance(dtype, T.StructType):
+        return "an object"
     return {"bigint": "an integer", "int": "an integer", "boolean": "true or false", "double": "a number",
             "string": "text"}.get(dtype.simpleString(), dtype.simpleString())
 
