@@ -151,7 +151,8 @@ def extend_id_maps(lake: Lake, pairs: DataFrame, job: JobRun) -> None:
         # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
         new_ids = pairs.transform(new_indices(lake.load_current(spec), id_col, idx_col)).persist()
         try:
-            return lake.merge(spec, new_ids)
+            # ``empty`` serves a first load only (a map without rows), where every id of the pairs is new
+            return lake.merge(spec, new_ids, empty=job.records_read == 0)
         finally:
             new_ids.unpersist()
 
