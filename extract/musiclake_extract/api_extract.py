@@ -192,18 +192,42 @@ class LandedIndex:
         return cls(set(doc.get("runs", [])), dict(doc.get("playlists", {})), ids)
 
     def add_manifest(self, landing_root: str, manifest: Manifest) -> None:
-        """Fold one complete run in, reading its ``playlists`` and enrichment files."""
+        """Fold one complete run in, reading its ``playlists`` and enrichment files.
+
+        A run with a file that cannot be read (missing, cut short, not JSON lines) is left out whole, with a warning
+        naming the file: the index only spares requests, so without the run's snapshots its playlists are fetched
+        again (and its objects enriched again); a later run tries the run again.
+        """
+        playlists: dict[str, str] = {}
+        ids: dict[str, set[str]] = {e: set() for e in ENRICHABLE}
         for f in manifest.files:
             if f.entity != "playlists" and f.entity not in ENRICHABLE:
                 continue
-            for record in landing.decode_records(storage.get_bytes(storage.join(landing_root, f.path))):
+            try:
+                records = _landed_records(storage.join(landing_root, f.path))
+            except (OSError, ValueError) as exc:
+                log.warning("landed run %s left out of the index of landed snapshots: %s cannot be read (%s); what "
+                            "it holds is fetched again", manifest.run_id, f.path, exc)
+                return
+            for record in records:
                 body = record.get("body")
                 if f.entity == "playlists":
                     if record.get("http_status") == 200 and isinstance(body, dict) and body.get("snapshot_id"):
-                        self.playlists[record["key"]] = body["snapshot_id"]
+                        playlists[record["key"]] = body["snapshot_id"]
                 elif record.get("key"):
-                    self.ids[f.entity].add(record["key"])
+                    ids[f.entity].add(record["key"])
+        self.playlists.update(playlists)
+        for entity, landed in ids.items():
+            self.ids[entity] |= landed
         self.runs.add(manifest.run_id)
+
+
+def _landed_records(uri: str) -> list[dict[str, Any]]:
+    """The envelopes of a landed data file; ``ValueError`` when it is not gzipped JSON objects, one per line."""
+    records = list(landing.decode_records(storage.get_bytes(uri)))
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError("a line is not a JSON object")
+    return records
 
 
 def index_uri(landing_root: str) -> str:
@@ -213,7 +237,12 @@ def index_uri(landing_root: str) -> str:
 def load_index(landing_root: str) -> LandedIndex:
     """The landed-data index, brought up to date with every complete ``spotify`` run."""
     uri = index_uri(landing_root)
-    index = LandedIndex.from_json(storage.get_bytes(uri)) if storage.exists(uri) else LandedIndex()
+    index = LandedIndex()
+    if storage.exists(uri):
+        try:
+            index = LandedIndex.from_json(storage.get_bytes(uri))
+        except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not the index's shape
+            log.warning("the index of landed snapshots %s cannot be read (%s): rebuilt from the landed runs", uri, exc)
     for manifest in landing.complete_runs(landing_root, SOURCE):
         if manifest.run_id not in index.runs:
             index.add_manifest(landing_root, manifest)

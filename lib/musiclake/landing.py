@@ -139,7 +139,14 @@ def gunzip(data: bytes) -> bytes:
 
 
 def decode_records(data: bytes) -> Iterator[dict[str, Any]]:
-    for line in gzip.decompress(data).decode("utf-8").splitlines():
+    """The records of a landed data file (gzipped JSON lines).
+
+    Raises
+    ------
+    ValueError
+        For bytes that are not a whole gzip file (:func:`gunzip`), not UTF-8, or a line that is not JSON.
+    """
+    for line in gunzip(data).decode("utf-8").splitlines():
         if line.strip():
             yield json.loads(line)
 

@@ -6,6 +6,7 @@ import math
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 import requests
@@ -413,3 +414,44 @@ def test_playlist_id_accepts_ids_uris_and_urls():
     assert playlist_id(f"spotify:playlist:{pid}") == pid
     assert playlist_id(f"https://open.spotify.com/playlist/{pid}?si=abc") == pid
     assert playlist_id(f"https://open.spotify.com/intl-de/playlist/{pid}") == pid
+
+
+def _index_path(landing_dir: str) -> Path:
+    return Path(landing.checkpoint_uri(landing_dir, "spotify", "index"))
+
+
+def test_a_landed_run_that_cannot_be_read_is_left_out_of_the_index_and_its_playlists_are_fetched_again(
+    extract, fake_spotify, landing_dir, caplog
+):
+    """The index of landed snapshots is rebuilt from the complete runs it does not hold yet; a run whose file is cut
+    short (or missing, or not JSON) is left out of it with a warning naming the file, never a crash: without its
+    snapshots, its playlists are simply fetched again."""
+    ids = [fake_spotify.long_playlist_id, fake_spotify.odd_playlist_id]
+    first = extract(me=False, playlists=ids)
+    _index_path(landing_dir).unlink()
+    [manifest] = [m for m in landing.complete_runs(landing_dir, "spotify") if m.run_id == first.run_id]
+    [landed] = [f for f in manifest.files if f.entity == "playlists"]
+    path = Path(landing_dir) / landed.path
+    path.write_bytes(path.read_bytes()[:40])
+
+    second = extract(me=False, playlists=ids)
+
+    assert second.status == "complete" and second.summary["playlists_unchanged"] == []
+    [again] = [m for m in landing.complete_runs(landing_dir, "spotify") if m.run_id == second.run_id]
+    refetched = [r["key"] for f in again.files if f.entity == "playlists"
+                 for r in landing.decode_records((Path(landing_dir) / f.path).read_bytes())]
+    assert sorted(refetched) == sorted(ids)
+    assert landed.path in caplog.text and "truncated or corrupt gzip" in caplog.text
+    third = extract(me=False, playlists=ids)  # the second run's snapshots are indexed as usual
+    assert sorted(third.summary["playlists_unchanged"]) == sorted(ids)
+
+
+def test_an_index_that_is_not_json_is_rebuilt_from_the_landed_runs(extract, fake_spotify, landing_dir, caplog):
+    ids = [fake_spotify.long_playlist_id, fake_spotify.odd_playlist_id]
+    extract(me=False, playlists=ids)
+    _index_path(landing_dir).write_bytes(b'{"runs": ["cut')
+
+    second = extract(me=False, playlists=ids)
+
+    assert second.status == "complete" and sorted(second.summary["playlists_unchanged"]) == sorted(ids)
+    assert "index" in caplog.text and "rebuilt" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from query_lake import LANDED, TRACKS
 
 from musiclake import landing
+from musiclake.query import raw
 from musiclake.query.engine import LocalEngine
 from musiclake.query.errors import LakeNotFoundError, QueryError, SqlParseError, UnknownTableError
 
@@ -118,6 +120,15 @@ def test_no_raw_table_without_a_landing_zone(tmp_path, tiny_lake) -> None:
         assert "raw" not in engine.tables()
         with pytest.raises(UnknownTableError, match="pass --raw_path"):
             engine.execute("SELECT * FROM raw")
+
+
+def test_a_landed_file_that_cannot_be_read_is_named_when_the_raw_zone_is_read_in_python(tmp_path, tiny_lake) -> None:
+    """The raw zone on S3 is read in Python (``raw.read_arrow``): a file cut short is named in the error."""
+    shutil.copytree(tiny_lake.landing, tmp_path / "landing")
+    uri = raw.data_files(str(tmp_path / "landing"))[0][0]
+    Path(uri).write_bytes(Path(uri).read_bytes()[:20])
+    with pytest.raises(ValueError, match=f"landed file {re.escape(uri)} cannot be read: truncated or corrupt gzip"):
+        raw.read_arrow(str(tmp_path / "landing"))
 
 
 # -- errors ----------------------------------------------------------------------------------------------------

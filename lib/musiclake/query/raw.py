@@ -88,7 +88,11 @@ def read_arrow(raw_path: str) -> pa.Table:
     """
     columns: dict[str, list] = {name: [] for name in SCHEMA.names}
     for uri, partition in data_files(raw_path):
-        for record in landing.decode_records(storage.get_bytes(uri)):
+        try:
+            records = list(landing.decode_records(storage.get_bytes(uri)))
+        except ValueError as exc:  # cut short, not gzip, not JSON lines
+            raise ValueError(f"landed file {uri} cannot be read: {exc}") from exc
+        for record in records:
             key = record.get("key")
             columns["key"].append(None if key is None else str(key))
             columns["request_url"].append(record.get("request_url"))
