@@ -212,7 +212,8 @@ class LandedIndex:
             for record in records:
                 body = record.get("body")
                 if f.entity == "playlists":
-                    if record.get("http_status") == 200 and isinstance(body, dict) and body.get("snapshot_id"):
+                    if (record.get("http_status") == 200 and isinstance(body, dict) and body.get("snapshot_id")
+                            and record.get("key")):
                         playlists[record["key"]] = body["snapshot_id"]
                 elif record.get("key"):
                     ids[f.entity].add(record["key"])
