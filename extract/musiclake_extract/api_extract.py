@@ -204,7 +204,7 @@ class LandedIndex:
             if f.entity != "playlists" and f.entity not in ENRICHABLE:
                 continue
             try:
-                records = _landed_records(storage.join(landing_root, f.path))
+                records = list(landing.decode_records(storage.get_bytes(storage.join(landing_root, f.path))))
             except (OSError, ValueError) as exc:
                 log.warning("landed run %s left out of the index of landed snapshots: %s cannot be read (%s); what "
                             "it holds is fetched again", manifest.run_id, f.path, exc)
@@ -221,14 +221,6 @@ class LandedIndex:
         for entity, landed in ids.items():
             self.ids[entity] |= landed
         self.runs.add(manifest.run_id)
-
-
-def _landed_records(uri: str) -> list[dict[str, Any]]:
-    """The envelopes of a landed data file; ``ValueError`` when it is not gzipped JSON objects, one per line."""
-    records = list(landing.decode_records(storage.get_bytes(uri)))
-    if not all(isinstance(r, dict) for r in records):
-        raise ValueError("a line is not a JSON object")
-    return records
 
 
 def index_uri(landing_root: str) -> str:

@@ -144,11 +144,14 @@ def decode_records(data: bytes) -> Iterator[dict[str, Any]]:
     Raises
     ------
     ValueError
-        For bytes that are not a whole gzip file (:func:`gunzip`), not UTF-8, or a line that is not JSON.
+        For bytes that are not a whole gzip file (:func:`gunzip`), not UTF-8, or a line that is not a JSON object.
     """
     for line in gunzip(data).decode("utf-8").splitlines():
         if line.strip():
-            yield json.loads(line)
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError(f"a line is a JSON {type(record).__name__}, not an object")
+            yield record
 
 
 def sha256(data: bytes) -> str:

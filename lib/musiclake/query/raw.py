@@ -90,7 +90,7 @@ def read_arrow(raw_path: str) -> pa.Table:
     for uri, partition in data_files(raw_path):
         try:
             records = list(landing.decode_records(storage.get_bytes(uri)))
-        except ValueError as exc:  # cut short, not gzip, not JSON lines
+        except ValueError as exc:  # cut short, not gzip, not JSON objects one per line
             raise ValueError(f"landed file {uri} cannot be read: {exc}") from exc
         for record in records:
             key = record.get("key")
