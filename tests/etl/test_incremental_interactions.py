@@ -122,3 +122,18 @@ def test_a_playlist_tracks_created_again_is_synced_in_full_even_back_at_the_vers
     _assert_rebuilt(spark, lake)  # only playlists 7 and 8: a skipped run would have kept 0, 1 and 2
     assert {r["playlist_id"] for r in spark.read.format("delta").load(f"{lake}/interactions").collect()} == {
         "mpd:7", "mpd:8"}
+
+
+def test_an_interactions_table_deleted_since_the_last_run_is_built_again_not_skipped(spark, tmp_path):
+    raw, lake, db = _run(tmp_path)
+    land_mpd(raw, [mpd_playlist(pid, tracks=(0, 1)) for pid in range(3)])
+    _curate_and_build(raw, lake, db)
+    shutil.rmtree(Path(lake) / "interactions")  # playlist_tracks unchanged: the last run's inputs are still current
+
+    build_interactions.main(["build_interactions.py", "--JOB_NAME", "build_interactions", "--lake_path", lake,
+                             "--database", db])
+
+    run = _last_run(spark, lake)
+    assert run["status"] == "succeeded" and run["message"].startswith("full sync")
+    _assert_rebuilt(spark, lake)
+    assert spark.read.format("delta").load(f"{lake}/interactions").count() == 6

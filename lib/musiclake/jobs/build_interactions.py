@@ -56,7 +56,9 @@ def run(spark: SparkSession, opts: BuildInteractionsOptions) -> JobRun:
             state = lake.state(schemas.PLAYLIST_TRACKS)  # the version and the table id, one read of the log
             if not state.exists:
                 raise SystemExit(f"no playlist_tracks table under {opts.lake_path}: run raw_to_curated first")
-            last = bookkeeping.last_inputs(lake, schemas.INTERACTIONS, schemas.PLAYLIST_TRACKS)
+            # no interactions table (a first build, or one deleted since): nothing to skip or extend, a full sync
+            built = lake.exists(schemas.INTERACTIONS)
+            last = bookkeeping.last_inputs(lake, schemas.INTERACTIONS, schemas.PLAYLIST_TRACKS) if built else None
         build(lake, opts, job, state, last)
     return job
 
@@ -78,7 +80,7 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun, state: TableS
         return
     membership = lake.load(schemas.PLAYLIST_TRACKS, version=version)
     after = last.versions.get(name) if same_table else None
-    incremental = after is not None and lake.exists(schemas.INTERACTIONS)
+    incremental = after is not None
     changed, n_changed = changed_playlists(lake, after, version) if incremental else (None, 0)
     pairs = batch = None
     try:
