@@ -202,8 +202,9 @@ def last_inputs(lake: Lake, built: schemas.TableSpec, source: schemas.TableSpec)
     under its own name) keep the same table up to date, so the latest of either is what the table was built from.
     Such a run recorded what it wrote to ``built`` and the Delta id of the ``source`` it read; ``housekeeping``,
     which also records the tables it rewrote, records no table ids. A run recorded before table ids were is not
-    found (the caller then syncs everything, as it would for a run whose source it cannot identify)."""
-    if not lake.exists(schemas.JOB_RUNS):
+    found (the caller then syncs everything, as it would for a run whose source it cannot identify), nor is one
+    whose ``built`` table is no longer there (a first build, or the table deleted since: what it built is gone)."""
+    if not lake.exists(built) or not lake.exists(schemas.JOB_RUNS):
         return None
     runs = lake.load(schemas.JOB_RUNS)
     if "input_table_ids" not in runs.columns:

@@ -56,9 +56,7 @@ def run(spark: SparkSession, opts: BuildInteractionsOptions) -> JobRun:
             state = lake.state(schemas.PLAYLIST_TRACKS)  # the version and the table id, one read of the log
             if not state.exists:
                 raise SystemExit(f"no playlist_tracks table under {opts.lake_path}: run raw_to_curated first")
-            # no interactions table (a first build, or one deleted since): nothing to skip or extend, a full sync
-            built = lake.exists(schemas.INTERACTIONS)
-            last = bookkeeping.last_inputs(lake, schemas.INTERACTIONS, schemas.PLAYLIST_TRACKS) if built else None
+            last = bookkeeping.last_inputs(lake, schemas.INTERACTIONS, schemas.PLAYLIST_TRACKS)
         build(lake, opts, job, state, last)
     return job
 
