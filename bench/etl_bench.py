@@ -21,9 +21,15 @@ and the interactions built (a) into the lake just built (the first version of th
 untimed) and (b) into an empty lake; both wall times and their ratio are reported (the aim: (a) at most twice (b),
 so a job's cost follows its batch, not the lake).
 
+With ``--repeat N`` (N > 1), DuckDB and ``raw_to_interactions`` then run N more times each, one after the other
+(DuckDB, the job, DuckDB, the job, ...; the job into a new lake each time), and the report adds their medians,
+ranges and the ratio of the medians: on a machine whose speed drifts from minute to minute, a ratio of two single
+runs can move by more than the change being measured.
+
 Usage::
 
     python bench/etl_bench.py --sizes 1000,10000 [--only duckdb|spark] [--profile] [--no-write] [--incremental N]
+                              [--repeat N]
 
 ``--profile`` runs each job under pyinstrument and leaves ``<job>.pyinstrument.txt`` next to its log (the
 Python call tree with wall time: which Spark actions, MERGEs and checks the time goes to).
@@ -38,6 +44,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -244,6 +251,42 @@ def incremental_runs(landing: Path, built: Path, n: int, seed: int, profile: boo
     return Incremental(n, into_lake, into_empty)
 
 
+@dataclass(frozen=True)
+class Repeated:
+    """Wall times of DuckDB and of the jobs in one run (``raw_to_interactions``), run alternately on one size."""
+
+    duckdb: list[float]
+    one_run: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """The jobs' median over DuckDB's median."""
+        return median(self.one_run) / median(self.duckdb)
+
+
+def spread(seconds: list[float]) -> str:
+    """``median s (min-max s, n runs)``."""
+    return f"{median(seconds):.1f} s ({min(seconds):.1f}-{max(seconds):.1f} s, {len(seconds)} runs)"
+
+
+def repeated_runs(landing: Path, base: Path, n: int, threads: int, code: Path | None = None) -> Repeated:
+    """DuckDB and ``raw_to_interactions`` N times each, alternating, each job run into a new lake."""
+    duckdb, one_run = [], []
+    for i in range(n):
+        out = base / f"repeat-{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        duck = run_measured([sys.executable, __file__, "--threads", str(threads), "--duckdb-only", str(landing),
+                             str(out / "duckdb")], log=out / "duckdb.log")
+        if duck.returncode:
+            raise SystemExit(f"DuckDB failed (exit {duck.returncode}); see {out / 'duckdb.log'}")
+        duckdb.append(duck.seconds)
+        one_run.append(spark_jobs(landing, out / "spark", code=code, jobs=(ONE_RUN,))[ONE_RUN].seconds)
+        shutil.rmtree(out / "duckdb", ignore_errors=True)
+        print(f"  repeat {i + 1}/{n}: duckdb {duckdb[-1]:.1f}s, {ONE_RUN} {one_run[-1]:.1f}s", flush=True)
+    return Repeated(duckdb, one_run)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="playlists per size, comma-separated")
@@ -258,8 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incremental", type=int, default=0, metavar="N",
                         help="after each size's Spark run, time a batch of N changed API playlists into that lake "
                              "and into an empty one")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="then run DuckDB and raw_to_interactions N more times each, alternating, and report "
+                             "their medians and ranges")
     parser.add_argument("--duckdb-only", nargs=2, metavar=("LANDING", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat > 1 and args.only:
+        parser.error("--repeat runs both DuckDB and the jobs: leave out --only")
     if args.duckdb_only:  # the child process measured by the parent
         print(json.dumps(run_duckdb(Path(args.duckdb_only[0]), Path(args.duckdb_only[1]), args.threads)))
         return 0
@@ -305,7 +353,13 @@ def main(argv: list[str] | None = None) -> int:
                 into_lake, into_empty = incremental.seconds
                 print(f"{size}: incremental {args.incremental} API playlists: {into_lake:.1f}s into this lake, "
                       f"{into_empty:.1f}s into an empty lake ({into_lake / into_empty:.2f}x)", flush=True)
-        rows.append((size, len(files), items, duck, duck_counts, spark, one_run, incremental))
+        repeated = None
+        if args.repeat > 1:
+            print(f"{size}: DuckDB and {ONE_RUN} {args.repeat} times each, alternating", flush=True)
+            repeated = repeated_runs(landing, base / f"spark-{stamp}", args.repeat, args.threads, args.code)
+            print(f"{size}: duckdb {spread(repeated.duckdb)}, {ONE_RUN} {spread(repeated.one_run)}: "
+                  f"{repeated.ratio:.1f}x", flush=True)
+        rows.append((size, len(files), items, duck, duck_counts, spark, one_run, incremental, repeated))
 
     body = _report(rows)
     title = "ETL: raw_to_curated + build_interactions vs DuckDB"
@@ -316,9 +370,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(rows: list) -> str:
-    with_incremental = any(row[-1] for row in rows)
+    with_incremental = any(row[-2] for row in rows)
+    with_repeats = any(row[-1] for row in rows)
     lines = []
-    for size, _files, items, duck, _counts, spark, one_run, incremental in rows:
+    for size, _files, items, duck, _counts, spark, one_run, incremental, repeated in rows:
         cells = [f"{size:,}", f"{items:,}" if items else "-"]
         spark_total = sum(m.seconds for m in spark.values()) if spark else None
         if spark:
@@ -341,6 +396,8 @@ def _report(rows: list) -> str:
             cells += ["-", "-"]
         if with_incremental:
             cells.append(_incremental_cell(incremental) if incremental else "-")
+        if with_repeats:
+            cells.append(_repeated_cell(repeated) if repeated else "-")
         lines.append(cells)
     header = ["playlists", "rows (items)", "raw_to_curated (peak RSS, PSS, load)",
               "build_interactions (peak RSS, PSS, load)",
@@ -357,7 +414,15 @@ def _report(rows: list) -> str:
         notes += (" Incremental: raw_to_curated + build_interactions on a batch of N changed Spotify API playlists "
                   "(landed by the extractor from the simulator), into the lake just built and into an empty lake; "
                   "the aim is a ratio of at most 2x.")
+    if with_repeats:
+        header.append("repeated, alternating: DuckDB / raw_to_interactions, median (range), ratio of medians")
+        notes += (" Repeated: after those, DuckDB and raw_to_interactions ran N more times each, one after the other, "
+                  "each job run into a new lake; their medians and ranges, and the ratio of the medians.")
     return table(header, lines) + notes
+
+
+def _repeated_cell(repeated: Repeated) -> str:
+    return f"{spread(repeated.duckdb)} / {spread(repeated.one_run)}: {repeated.ratio:.1f}x"
 
 
 def _incremental_cell(incremental: Incremental) -> str:

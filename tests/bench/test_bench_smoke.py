@@ -26,6 +26,18 @@ def test_duckdb_reference_flattens_the_landed_slices(tmp_path):
     assert counts["playlist_tracks"] == counts["interactions"] == generated.items
 
 
+def test_repeated_runs_report_medians_ranges_and_the_ratio_of_the_medians():
+    """A slow outlier moves the range, not the median, nor the ratio the report gives."""
+    import etl_bench
+
+    repeated = etl_bench.Repeated(duckdb=[4.0, 3.0, 5.0], one_run=[40.0, 90.0, 45.0])
+
+    assert etl_bench.spread(repeated.one_run) == "45.0 s (40.0-90.0 s, 3 runs)"
+    assert repeated.ratio == 45.0 / 4.0
+    row = (1000, 1, 46, None, None, None, None, None, repeated)
+    assert "4.0 s (3.0-5.0 s, 3 runs) / 45.0 s (40.0-90.0 s, 3 runs): 11.2x" in etl_bench._report([row])
+
+
 def test_implicit_reference_ranks_unseen_tracks_and_scores_ndcg():
     import als_compare
     import pandas as pd
