@@ -23,6 +23,7 @@ help:
 	@echo "make lint   - ruff;  make wheel - build the versioned wheel for Glue (dist/);  make clean"
 	@echo "make bench  - benchmarks (ETL vs DuckDB, ALS vs implicit, extractor): figures appended to BENCHMARKS.md"
 	@echo "             sizes: make bench BENCH_SIZES=1000,10000 (playlists); data under /tmp/musiclake-bench"
+	@echo "             BENCH_REPEAT=3: the ETL's medians of 3 more alternating runs (this machine's speed drifts)"
 	@echo "make lint-deploy - cfn-lint, checkov, hadolint on deploy/ and docker/ (tools in $(TOOLS_VENV))"
 
 setup: venv jars
@@ -67,9 +68,10 @@ lint-deploy: tools
 
 # Benchmarks (bench/): not part of `make test`. Each script prints its figures and appends them to BENCHMARKS.md.
 BENCH_SIZES ?= 1000,10000
+BENCH_REPEAT ?= 1
 bench: setup
 	$(BIN)/python bench/extract_bench.py
-	$(BIN)/python bench/etl_bench.py --sizes $(BENCH_SIZES)
+	$(BIN)/python bench/etl_bench.py --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT)
 	$(BIN)/python bench/als_compare.py --sizes $(BENCH_SIZES)
 	$(BIN)/python bench/als_iteration.py --size 10000
 
