@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -137,6 +138,15 @@ def run_duckdb(landing: Path, out: Path, threads: int) -> dict[str, int]:
         con.execute(statement)
     return {name: con.execute(f"SELECT count(*) FROM '{out}/{name}.parquet'").fetchone()[0]
             for name in ("playlists", "playlist_tracks", "tracks", "interactions")}
+
+
+def duckdb_process(landing: Path, out: Path, log: Path, threads: int) -> Measured:
+    """:func:`run_duckdb` in a process of its own, measured; its table counts are the last line of ``log``."""
+    duck = run_measured([sys.executable, __file__, "--threads", str(threads), "--duckdb-only", str(landing),
+                         str(out)], log=log)
+    if duck.returncode:
+        raise SystemExit(f"DuckDB failed (exit {duck.returncode}); see {log}")
+    return duck
 
 
 def land(mpd: Path, landing: Path) -> Measured:
@@ -276,15 +286,25 @@ def repeated_runs(landing: Path, base: Path, n: int, threads: int, code: Path | 
         out = base / f"repeat-{i}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        duck = run_measured([sys.executable, __file__, "--threads", str(threads), "--duckdb-only", str(landing),
-                             str(out / "duckdb")], log=out / "duckdb.log")
-        if duck.returncode:
-            raise SystemExit(f"DuckDB failed (exit {duck.returncode}); see {out / 'duckdb.log'}")
-        duckdb.append(duck.seconds)
+        duckdb.append(duckdb_process(landing, out / "duckdb", out / "duckdb.log", threads).seconds)
         one_run.append(spark_jobs(landing, out / "spark", code=code, jobs=(ONE_RUN,))[ONE_RUN].seconds)
         shutil.rmtree(out / "duckdb", ignore_errors=True)
         print(f"  repeat {i + 1}/{n}: duckdb {duckdb[-1]:.1f}s, {ONE_RUN} {one_run[-1]:.1f}s", flush=True)
     return Repeated(duckdb, one_run)
+
+
+class Row(NamedTuple):
+    """One size's figures, as the report gives them (None: not run)."""
+
+    size: int
+    files: int
+    items: int
+    duck: Measured | None
+    duck_counts: dict[str, int] | None
+    spark: dict[str, Measured] | None
+    one_run: Measured | None
+    incremental: Incremental | None
+    repeated: Repeated | None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_duckdb(Path(args.duckdb_only[0]), Path(args.duckdb_only[1]), args.threads)))
         return 0
 
-    rows = []
+    rows: list[Row] = []
     for size in (int(s) for s in args.sizes.split(",")):
         base = args.home / f"p{size}"
         mpd, landing = base / "mpd", base / "landing"
@@ -333,8 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only != "spark":
             out = base / f"duckdb-{stamp}"
             log = base / f"duckdb-{stamp}.log"
-            duck = run_measured([sys.executable, __file__, "--threads", str(args.threads), "--duckdb-only",
-                                 str(landing), str(out)], log=log)
+            duck = duckdb_process(landing, out, log, args.threads)
             duck_counts = json.loads(log.read_text().strip().splitlines()[-1])
             print(f"{size}: duckdb {duck.seconds:.1f}s, peak {duck.peak_rss_mb:.0f} MB, load {duck.load}; "
                   f"{duck_counts}", flush=True)
@@ -359,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             repeated = repeated_runs(landing, base / f"spark-{stamp}", args.repeat, args.threads, args.code)
             print(f"{size}: duckdb {spread(repeated.duckdb)}, {ONE_RUN} {spread(repeated.one_run)}: "
                   f"{repeated.ratio:.1f}x", flush=True)
-        rows.append((size, len(files), items, duck, duck_counts, spark, one_run, incremental, repeated))
+        rows.append(Row(size, len(files), items, duck, duck_counts, spark, one_run, incremental, repeated))
 
     body = _report(rows)
     title = "ETL: raw_to_curated + build_interactions vs DuckDB"
@@ -369,9 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _report(rows: list) -> str:
-    with_incremental = any(row[-2] for row in rows)
-    with_repeats = any(row[-1] for row in rows)
+def _report(rows: list[Row]) -> str:
+    with_incremental = any(row.incremental for row in rows)
+    with_repeats = any(row.repeated for row in rows)
     lines = []
     for size, _files, items, duck, _counts, spark, one_run, incremental, repeated in rows:
         cells = [f"{size:,}", f"{items:,}" if items else "-"]

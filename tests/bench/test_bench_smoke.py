@@ -34,7 +34,7 @@ def test_repeated_runs_report_medians_ranges_and_the_ratio_of_the_medians():
 
     assert etl_bench.spread(repeated.one_run) == "45.0 s (40.0-90.0 s, 3 runs)"
     assert repeated.ratio == 45.0 / 4.0
-    row = (1000, 1, 46, None, None, None, None, None, repeated)
+    row = etl_bench.Row(1000, 1, 46, None, None, None, None, None, repeated)
     assert "4.0 s (3.0-5.0 s, 3 runs) / 45.0 s (40.0-90.0 s, 3 runs): 11.2x" in etl_bench._report([row])
 
 
