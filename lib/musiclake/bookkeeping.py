@@ -185,7 +185,7 @@ def mark_processed(lake: Lake, runs: list[landing.Manifest], job: JobRun) -> Non
     """Record landing runs as processed (a MERGE: marking twice is harmless)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(m.run_id, m.source, sum(f.records for f in m.files), job.job_run_id, now) for m in runs]
-    lake.merge(schemas.PROCESSED_RUNS, small_frame(lake.spark, rows, schemas.PROCESSED_RUNS.schema), empty=not rows)
+    lake.merge(schemas.PROCESSED_RUNS, small_frame(lake.spark, rows, schemas.PROCESSED_RUNS.schema), rows=len(rows))
 
 
 @dataclass(frozen=True)

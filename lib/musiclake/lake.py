@@ -39,6 +39,9 @@ WRITE_METRICS = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRows
 # A MERGE batch with at most this many distinct first-key values names them in its condition, so Delta skips the
 # files whose min/max statistics exclude them; above it the list costs more (driver, Delta log) than it saves.
 MERGE_KEY_LITERALS_MAX = 1000
+# A first load whose rows the caller counted is written straight from the batch's partitions, as one file when it has
+# fewer rows than this (a million rows of the lake's tables are tens of MB of Parquet), else a file per partition.
+FIRST_LOAD_ROWS_PER_FILE = 1_000_000
 # Commits a write of ours may be followed by before it returns (auto compaction's OPTIMIZE), with room to spare.
 COMMITS_AFTER_A_WRITE = 3
 CREATE_OPERATION = "CREATE TABLE"  # the commit (version 0, no data files) of DeltaTable.createIfNotExists
@@ -339,7 +342,7 @@ class Lake:
 
     def merge(
         self, spec: TableSpec, updates: DataFrame, *, delete_flag: str | None = None, delete_missing: bool = False,
-        empty: bool | None = None,
+        empty: bool | None = None, rows: int | None = None,
     ) -> int:
         """MERGE ``updates`` into the table on its keys: insert new keys, update rows whose values changed.
 
@@ -355,6 +358,9 @@ class Lake:
         empty
             Whether the caller knows the batch to be empty (without ``delete_flag`` rows); None: a first load finds
             out with a query of its own (a limit 1 of the batch's plan), which the caller can spare it.
+        rows
+            The batch's rows (without ``delete_flag`` rows), when the caller has counted them; ``empty`` is then
+            ``rows == 0``. A first load then also knows how many files to write (see Notes).
 
         Returns
         -------
@@ -371,11 +377,14 @@ class Lake:
         the key) and, for a batch of at most :data:`MERGE_KEY_LITERALS_MAX` distinct first-key values, those
         values (files skipped on their min/max statistics). An empty batch merges nothing (the table is only
         made sure to exist), and one into a table as :meth:`ensure` created it (version 0) is an append (nothing
-        to match). Besides the MERGE, the Delta log is read in the driver, without a Spark job: before, the
-        latest version; after, the MERGE's metrics from its commit (if it committed), found among the last few
-        commits since auto compaction may have committed after it. A full sync (``delete_missing``) gets neither
-        predicate: it must see the whole table, since a stored row left out of the scan would be neither matched
-        nor deleted.
+        to match); given the batch's ``rows``, that append is written without the shuffle of the optimized write
+        (the tables' ``optimizeWrite`` property, kept for MERGEs and uncounted loads), which would move every row
+        of a big first load once more only to cut its files: a file per partition of the batch, or one file for
+        fewer than :data:`FIRST_LOAD_ROWS_PER_FILE` rows (its partitions coalesced: no shuffle either). Besides
+        the MERGE, the Delta log is read in the driver, without a Spark job: before, the latest version; after,
+        the MERGE's metrics from its commit (if it committed), found among the last few commits since auto
+        compaction may have committed after it. A full sync (``delete_missing``) gets neither predicate: it must
+        see the whole table, since a stored row left out of the scan would be neither matched nor deleted.
         """
         state = self.state(spec)  # before ensure(): a table it creates now gets a first load, nothing else to read
         table = self.ensure(spec)
@@ -387,7 +396,7 @@ class Lake:
         first_load = not state.exists or (  # or still as ensure() created it (version 0, no data files)
             before == 0 and self.commits(spec, after=-1, limit=1)[0].operation == CREATE_OPERATION)
         if first_load:  # nothing to match, so an append
-            return self._first_load(spec, source, delete_flag, before, empty)
+            return self._first_load(spec, source, delete_flag, before, rows == 0 if rows is not None else empty, rows)
         on = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys))
         if not delete_missing:
             touched = batch_predicates(spec, source)
@@ -415,14 +424,19 @@ class Lake:
         return sum(metrics.get(k, 0) for k in WRITE_METRICS)
 
     def _first_load(self, spec: TableSpec, source: DataFrame, delete_flag: str | None, before: int,
-                    empty: bool | None = None) -> int:
+                    empty: bool | None, rows: int | None) -> int:
         """What a MERGE into a table without data files amounts to, as one append: the rows not flagged for
-        deletion (a MERGE would also join them with the empty table first). Returns the rows written."""
-        rows = source.filter(~F.col(delete_flag)).drop(delete_flag) if delete_flag else source
-        if rows.isEmpty() if empty is None else empty:  # an empty append would still commit a version
+        deletion (a MERGE would also join them with the empty table first); its files follow ``rows`` when
+        known (:meth:`merge`). Returns the rows written."""
+        data = source.filter(~F.col(delete_flag)).drop(delete_flag) if delete_flag else source
+        if data.isEmpty() if empty is None else empty:  # an empty append would still commit a version
             log.info("merged into %s: empty batch, nothing to merge", spec.name)
             return 0
-        rows.write.format("delta").mode("append").save(self.location(spec))
+        writer = data.write
+        if rows is not None:  # a big one not coalesced to fewer files: tasks of one, two, ... partitions each
+            small = rows < FIRST_LOAD_ROWS_PER_FILE
+            writer = (data.coalesce(1) if small else data).write.option("optimizeWrite", "false")
+        writer.format("delta").mode("append").save(self.location(spec))
         written = self.commit_metrics(spec, before, "WRITE").get("numOutputRows", 0)
         log.info("merged into %s: first load, %d rows appended", spec.name, written)
         return written

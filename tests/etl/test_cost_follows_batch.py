@@ -271,6 +271,28 @@ def test_a_merge_reads_its_commits_in_the_driver_and_creates_the_table_and_datab
         **{r["track_id"]: r["track_name"] for r in stored}, "a001": "renamed", "b001": "new", "c001": "newer"}
 
 
+def test_a_counted_first_load_is_written_from_its_partitions_without_the_optimized_writes_shuffle(
+        spark, tmp_path, monkeypatch):
+    """A first load whose rows the caller counted is written straight from the batch's partitions (one file each,
+    or one file in all under ``FIRST_LOAD_ROWS_PER_FILE`` rows), not binned by the optimized write (a shuffle of
+    every row, which would make one file of them); an uncounted one keeps the tables' optimized write."""
+    monkeypatch.setattr(lake_module, "FIRST_LOAD_ROWS_PER_FILE", 4)
+    tables, spec = Lake(spark, str(tmp_path / "lake"), _new_database()), schemas.TRACKS
+    rows = [{"track_id": f"a{i:03d}", "track_name": f"track {i}", "source": "spotify"} for i in range(10)]
+
+    def load(name: str, batch: list[dict[str, Any]], counted: bool) -> tuple[int, int]:
+        table = TableSpec(**{**spec.__dict__, "name": name})
+        written = tables.merge(table, _frame(spark, spec, *batch).repartition(5),
+                               rows=len(batch) if counted else None)
+        return written, len(list((tmp_path / "lake" / name).rglob("*.parquet")))
+
+    assert load("counted", rows, counted=True) == (10, 5)  # a file per partition
+    assert load("small", rows[:3], counted=True) == (3, 1)
+    assert load("uncounted", rows, counted=False) == (10, 1)  # the optimized write's one bin
+    assert sorted(r["track_id"] for r in tables.load(TableSpec(**{**spec.__dict__, "name": "counted"})).collect()) \
+        == [r["track_id"] for r in rows]
+
+
 def test_a_write_followed_by_auto_compaction_reports_its_own_row_counts(spark, tmp_path):
     """A table that auto-compacts (``delta.autoOptimize.autoCompact``, set on the tables of lakes made before
     housekeeping took compaction over, or by a session's ``spark.databricks.delta.autoCompact.enabled``) may commit

@@ -89,7 +89,7 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun, state: TableS
         if changed is None:
             # every pair has both its indices (the maps were just extended), so no pair read means no row
             written = lake.merge(schemas.INTERACTIONS, interactions, delete_missing=True,
-                                 empty=job.records_read == 0)
+                                 rows=job.records_read)
             note = f"full sync of playlist_tracks v{version}"
             if last is not None and not same_table:
                 note += " (not the table the last run read: created again since)"

@@ -154,7 +154,7 @@ def save(lake: Lake, plan: curate.CuratedPlan, job: JobRun, rows: dict[str, int]
         written = concurrently({
             name: partial(lake.merge, schemas.TABLES[name], updates,
                           delete_flag=curate.DELETE_FLAG if name == schemas.PLAYLIST_TRACKS.name else None,
-                          empty=rows[name] == 0)
+                          rows=rows[name])
             for name, updates in wave.items()
         })
         job.records_written.update(written)
