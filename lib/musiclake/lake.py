@@ -433,7 +433,7 @@ class Lake:
             log.info("merged into %s: empty batch, nothing to merge", spec.name)
             return 0
         writer = data.write
-        if rows is not None:  # a big one not coalesced to fewer files: tasks of one, two, ... partitions each
+        if rows is not None:  # a big batch keeps its partitions: coalescing it to fewer makes tasks of unequal size
             small = rows < FIRST_LOAD_ROWS_PER_FILE
             writer = (data.coalesce(1) if small else data).write.option("optimizeWrite", "false")
         writer.format("delta").mode("append").save(self.location(spec))

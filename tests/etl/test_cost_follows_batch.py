@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -281,16 +282,15 @@ def test_a_counted_first_load_is_written_from_its_partitions_without_the_optimiz
     rows = [{"track_id": f"a{i:03d}", "track_name": f"track {i}", "source": "spotify"} for i in range(10)]
 
     def load(name: str, batch: list[dict[str, Any]], counted: bool) -> tuple[int, int]:
-        table = TableSpec(**{**spec.__dict__, "name": name})
-        written = tables.merge(table, _frame(spark, spec, *batch).repartition(5),
+        written = tables.merge(replace(spec, name=name), _frame(spark, spec, *batch).repartition(5),
                                rows=len(batch) if counted else None)
         return written, len(list((tmp_path / "lake" / name).rglob("*.parquet")))
 
     assert load("counted", rows, counted=True) == (10, 5)  # a file per partition
     assert load("small", rows[:3], counted=True) == (3, 1)
     assert load("uncounted", rows, counted=False) == (10, 1)  # the optimized write's one bin
-    assert sorted(r["track_id"] for r in tables.load(TableSpec(**{**spec.__dict__, "name": "counted"})).collect()) \
-        == [r["track_id"] for r in rows]
+    assert sorted(r["track_id"] for r in tables.load(replace(spec, name="counted")).collect()) == [
+        r["track_id"] for r in rows]
 
 
 def test_a_write_followed_by_auto_compaction_reports_its_own_row_counts(spark, tmp_path):
