@@ -564,8 +564,9 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
                     typed_only: bool) -> DataFrame:
     """:func:`load_envelopes` of ``files``: all typed by ``typed`` (``typed_only``), or none (the typed columns
     then null, present when ``typed`` is given)."""
+    # strict JSON: Spark's reader takes 'single-quoted' names and strings by default
     json_options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": schemas.CORRUPT_COLUMN,
-                    "maxStringLen": str(max(landing.MAX_RECORD_BYTES, max_record_bytes))}
+                    "maxStringLen": str(max(landing.MAX_RECORD_BYTES, max_record_bytes)), "allowSingleQuotes": "false"}
     line, size = F.col("value"), F.octet_length("value")
     fits = size <= F.lit(max_record_bytes)
     lines = spark.read.text(files).filter(F.trim(line) != "")

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.fast  # in `make test-fast`: quick transforms on the se
 RUN = "spotify-20261126T100000Z-0123abcd"
 FILE = source_file(RUN)
 MALFORMED = '{"run_id": "spotify-20261126T100000Z-0123abcd", "source": "spotify", "body": {'
+OTHER_RUN = "spotify-20991231T235959Z-ffffffff"  # a later run: it would win every dedupe
 FORBIDDEN = {"error": {"status": 403, "message": "Forbidden"}}
 
 
@@ -44,6 +45,7 @@ def _batch(spark):
         envelope(RUN, "mpd", "playlists", [{"pid": 1}], key="mpd_array_body", http_status=None),
         envelope(RUN, "spotify", "playlist_items", FORBIDDEN, key="forbidden", http_status=403),
         envelope(RUN, "spotify", "playlist_items", "Forbidden", key="forbidden_text", http_status=403),
+        envelope(OTHER_RUN, "spotify", "tracks", {"id": "x"}, key="other_run"),  # in a file of RUN
     ]})
 
 
@@ -65,6 +67,7 @@ def test_with_envelope_problem_names_the_first_problem_and_accepts_error_respons
             ("mpd_array_body", "body is not a JSON object"),
             ("forbidden", None),  # a 403 is landed on purpose: not a problem of the envelope
             ("forbidden_text", None),
+            ("other_run", f"envelope of run {OTHER_RUN} in a file of run {RUN}"),
         ],
         "key string, _reason string",
     )
@@ -84,7 +87,7 @@ def _quarantine_id(file: str, record: str, reason: str) -> str:
     return hashlib.sha256(f"{file}\u0001{record}\u0001{reason}".encode()).hexdigest()
 
 
-def test_to_quarantine_takes_run_id_from_the_file_path_when_the_line_cannot_say(spark):
+def test_to_quarantine_takes_run_id_from_the_file_path_whatever_the_line_says(spark):
     other_file = source_file("spotify-20261127T100000Z-fedcba98")
     batch = read_envelopes(spark, {
         FILE: [MALFORMED, envelope(None, "spotify", "tracks", {"id": "x"}, key="no_run"),
@@ -102,7 +105,7 @@ def test_to_quarantine_takes_run_id_from_the_file_path_when_the_line_cannot_say(
     rows = [
         (FILE, MALFORMED, "malformed JSON line", RUN, None, None),
         (FILE, no_run_record, "envelope missing required field run_id", RUN, "spotify", "tracks"),
-        (FILE, string_record, "body is not a JSON object", "run-in-line", "spotify", "tracks"),
+        (FILE, string_record, f"envelope of run run-in-line in a file of run {RUN}", RUN, "spotify", "tracks"),
         (other_file, MALFORMED, "malformed JSON line", "spotify-20261127T100000Z-fedcba98", None, None),
         (other_file, "not json at all", "malformed JSON line", "spotify-20261127T100000Z-fedcba98", None, None),
         (other_file, "not json at all", "malformed JSON line", "spotify-20261127T100000Z-fedcba98", None, None),
@@ -123,7 +126,7 @@ def test_quarantine_id_is_stable_for_the_same_input(spark):
     first, second = quarantine_of_a_fresh_read(), quarantine_of_a_fresh_read()
 
     assert_df_equality(first, second, ignore_row_order=True)
-    assert first.select("quarantine_id").distinct().count() == 9  # one id per distinct bad input
+    assert first.select("quarantine_id").distinct().count() == 10  # one id per distinct bad input
 
 
 def test_of_entity_selects_source_and_entity_and_by_default_only_successful_responses(spark):

@@ -46,10 +46,19 @@ def _api_playlist(name: str, entries: list[Any], **fields: Any) -> dict[str, Any
 def _land(raw: str, source: str, bodies: list[dict[str, Any]], started: datetime) -> str:
     """One complete landing run of ``source`` holding ``bodies`` as ``playlists`` envelopes."""
     run_id = landing.new_run_id(source, started)
-    lines = [json.dumps(landing.envelope(
-        run_id=run_id, source=source, entity="playlists", key=str(b.get("pid", b.get("id"))),
-        request_url="file:///mpd.slice.json" if source == "mpd" else f"https://api.spotify.com/v1/playlists/{b['id']}",
-        http_status=None if source == "mpd" else 200, body=b)) for b in bodies]
+    return _land_lines(raw, source, run_id, [_envelope_line(run_id, source, b) for b in bodies], started)
+
+
+def _envelope_line(run_id: str, source: str, body: Any, http_status: int | None = None) -> str:
+    key = str(body.get("pid", body.get("id"))) if isinstance(body, dict) else None
+    return json.dumps(landing.envelope(
+        run_id=run_id, source=source, entity="playlists", key=key,
+        request_url="file:///mpd.slice.json" if source == "mpd" else f"https://api.spotify.com/v1/playlists/{key}",
+        http_status=http_status if http_status or source == "mpd" else 200, body=body))
+
+
+def _land_lines(raw: str, source: str, run_id: str, lines: list[str], started: datetime) -> str:
+    """One complete landing run ``run_id`` whose one ``playlists`` file holds ``lines`` as they are."""
     data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
     uri = storage.join(landing.run_folder(raw, source, "playlists", INGEST_DATE, run_id), landing.part_name(0))
     storage.put_bytes(uri, data)
@@ -106,6 +115,32 @@ def test_wrong_typed_fields_of_both_sources_are_quarantined_by_field_and_never_c
     ])
     records = {r["reason"].split(":")[0]: json.loads(r["record"]) for r in _rows(spark, schemas.QUARANTINE, lake)}
     assert records["wrong type for field modified_at"]["pid"] == 2  # the whole playlist, as landed
+
+
+def test_a_line_of_another_run_is_quarantined_and_error_answers_and_single_quotes_are_not_curated(spark, tmp_path):
+    """A line claiming a later run than its file's (it would win every dedupe) is quarantined and counted under its
+    file's run, so the manifest check still holds; a line in single quotes (not JSON, though Spark's reader takes it
+    by default) is malformed; an error answer is neither curated nor quarantined but reported in the job run."""
+    raw, lake = str(tmp_path / "landing"), str(tmp_path / "lake")
+    run_id = landing.new_run_id("mpd", T0)
+    later_run = landing.new_run_id("mpd", T0 + timedelta(days=365))
+    single_quoted = _envelope_line(run_id, "mpd", _mpd_playlist(3, [_mpd_track(3)])).replace('"', "'")
+    _land_lines(raw, "mpd", run_id, [
+        _envelope_line(run_id, "mpd", _mpd_playlist(1, [_mpd_track(1)])),
+        _envelope_line(later_run, "mpd", _mpd_playlist(2, [_mpd_track(2)])),
+        single_quoted,
+        _envelope_line(run_id, "mpd", {"error": {"status": 404, "message": "Not found"}}, http_status=404),
+    ], T0)
+
+    _curate(raw, lake)
+
+    assert {r["playlist_id"] for r in _rows(spark, schemas.PLAYLISTS, lake)} == {"mpd:1"}
+    quarantined = {(r["reason"], r["run_id"]) for r in _rows(spark, schemas.QUARANTINE, lake)}
+    assert quarantined == {(f"envelope of run {later_run} in a file of run {run_id}", run_id),
+                           ("malformed JSON line", run_id)}
+    [job_run] = _rows(spark, schemas.JOB_RUNS, lake)
+    assert (job_run["status"], job_run["records_quarantined"]) == ("succeeded", 2)
+    assert "error answers, not curated: {'playlists 404': 1}" in job_run["message"]
 
 
 def test_a_correction_landed_after_a_bad_record_wins(spark, tmp_path):

@@ -81,7 +81,7 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             bookkeeping.mark_processed(lake, runs, job)
             job.record(lake, "skipped", "new landing runs hold no files")
             return
-        # one query over the kept stage: records per run, items, quarantined records, unmodelled entities (and, in a
+        # one query over the kept stage: records per run, items, quarantined records, what is not curated (and, in a
         # big batch, the cached frames that read the stage computed)
         with stage("count"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
             counts = plan.count()
@@ -97,7 +97,7 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             save(lake, plan, job, rows)
         with stage("record"):
             bookkeeping.mark_processed(lake, runs, job)
-            job.record(lake, "succeeded", unmodelled_note(counts.unmodelled))
+            job.record(lake, "succeeded", uncurated_note(counts))
     finally:
         if plan is not None:
             plan.release()  # the plan's cached frames, whether it was saved or not
@@ -165,5 +165,10 @@ def manifest_records(runs: list[landing.Manifest]) -> dict[str, int]:
     return {m.run_id: sum(f.records for f in m.files) for m in runs}
 
 
-def unmodelled_note(unmodelled: dict[str, int]) -> str:
-    return f"not modelled, kept in the landing zone: {unmodelled}" if unmodelled else ""
+def uncurated_note(counts: curate.BatchCounts) -> str:
+    """What the batch held that is neither curated nor quarantined: envelopes of entities the model does not read,
+    and error answers the extractor landed (a 404 for a deleted playlist, a 403 for items it may not read); both
+    stay in the landing zone."""
+    notes = [f"not modelled, kept in the landing zone: {counts.unmodelled}" if counts.unmodelled else "",
+             f"error answers, not curated: {counts.error_answers}" if counts.error_answers else ""]
+    return "; ".join(n for n in notes if n)

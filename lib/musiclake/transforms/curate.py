@@ -92,6 +92,7 @@ class BatchCounts:
     items: int  # item rows inside the envelopes
     quarantined: int  # bad records (occurrences)
     unmodelled: dict[str, int]  # envelopes per entity the curated model does not read
+    error_answers: dict[str, int]  # envelopes of error answers (not curated) per "<entity> <http status>"
 
     @property
     def records_read(self) -> int:
@@ -131,14 +132,15 @@ class CuratedPlan:
         return self.winners.drop(REPLACES)
 
     def count(self) -> BatchCounts:
-        """Records read per run, items, quarantined records and unmodelled entities, in one query.
+        """Records read per run, items, quarantined records, unmodelled entities and error answers, in one query.
 
         When the stage is dropped after it (:attr:`stage_dropped_after_count`), the same query computes the cached
         frames that read the kept stage and are not computed yet (the quarantine, the playlists, the dimension
         tables): after it, nothing reads the stage (:meth:`release_stage`). The membership reads only the items'
         shuffle, which the plan wrote."""
-        run_of_record = F.coalesce("run_id", run_of_file(F.col("source_file")))
+        run_of_record = F.coalesce(run_of_file(F.col("source_file")), "run_id")  # as the manifest counts it
         unmodelled = F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES)
+        error_answer = F.col(REASON).isNull() & (F.coalesce(F.col("http_status"), F.lit(200)) != 200)
         computed = [
             frame.agg(F.lit("computed").alias("kind"), F.lit(name).alias("name"), F.count(F.lit(1)).alias("n"))
             for name, frame in (("playlists", self.winners), ("tracks", self.tracks), ("artists", self.artists),
@@ -149,12 +151,15 @@ class CuratedPlan:
             .agg(F.count(F.lit(1)).alias("n")),
             self.envelopes.filter(unmodelled).groupBy(F.lit("entity").alias("kind"), F.col("entity").alias("name"))
             .agg(F.count(F.lit(1)).alias("n")),
+            self.envelopes.filter(error_answer)
+            .groupBy(F.lit("error").alias("kind"), F.concat_ws(" ", "entity", "http_status").alias("name"))
+            .agg(F.count(F.lit(1)).alias("n")),
             self.items.agg(F.lit("items").alias("kind"), F.lit(None).cast("string").alias("name"),
                            F.count(F.lit(1)).alias("n")),
             self.quarantine.agg(F.lit("quarantined").alias("kind"), F.lit(None).cast("string").alias("name"),
                                 F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n")),
             *computed,
-        ]).collect()  # small: a row per landing run, per unmodelled entity and per computed table update
+        ]).collect()  # small: a row per landing run, unmodelled entity, error answer kind, computed table update
         by_kind: dict[str, dict[str | None, int]] = {}
         for r in rows:
             by_kind.setdefault(r["kind"], {})[r["name"]] = int(r["n"])
@@ -163,6 +168,7 @@ class CuratedPlan:
             items=by_kind.get("items", {}).get(None, 0),
             quarantined=by_kind.get("quarantined", {}).get(None, 0),
             unmodelled={k or "": v for k, v in by_kind.get("entity", {}).items()},
+            error_answers={k or "": v for k, v in by_kind.get("error", {}).items()},
         )
 
     def updates(self) -> list[dict[str, DataFrame]]:

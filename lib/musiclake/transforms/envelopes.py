@@ -32,8 +32,9 @@ def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None =
     """Add ``_reason`` (null when the envelope is usable) and ``_record`` (the raw text kept for quarantine).
 
     Problems: a line over the record-size limit (when the reader marked it in :data:`OVERSIZE_COLUMN`, which
-    is then dropped), a line that is not JSON, a missing ``run_id``/``source``/``entity``/``body``, a 200
-    response whose body is not a JSON object, and (with ``expected``, the ``(source, entity)`` pairs the runs'
+    is then dropped), a line that is not JSON, a missing ``run_id``/``source``/``entity``/``body``, a ``run_id``
+    that is not the run of the file holding the line (:func:`run_of_file`; a later run id would win every dedupe),
+    a 200 response whose body is not a JSON object, and (with ``expected``, the ``(source, entity)`` pairs the runs'
     manifests list) an envelope of a pair no manifest lists: no branch of the job would read it. A body the reader
     parsed already (:data:`TYPED_BODY_COLUMN`) is there; the record of such an envelope is its line.
     """
@@ -47,6 +48,9 @@ def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None =
         if OVERSIZE_COLUMN in df.columns else F.lit(None).cast("string")
     )
     malformed = F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed JSON line"))
+    file_run = run_of_file(F.col("source_file"))
+    foreign_run = F.when(F.col("run_id") != file_run,
+                         F.format_string("envelope of run %s in a file of run %s", F.col("run_id"), file_run))
     unexpected = F.lit(None).cast("string")
     if expected is not None:
         listed = F.lit(False)
@@ -55,7 +59,7 @@ def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None =
         unexpected = F.when(~listed, F.format_string("envelope of %s/%s, which its run's manifest does not list",
                                                      F.col("source"), F.col("entity")))
     reason = first_problem(oversize, malformed, *(_missing(c, df) for c in ("run_id", "source", "entity", "body")),
-                           body_not_object, unexpected)
+                           foreign_run, body_not_object, unexpected)
     reader_columns = (CORRUPT_COLUMN, OVERSIZE_COLUMN, TYPED_BODY_COLUMN, LINE_COLUMN)
     envelope_columns = [c for c in df.columns if c not in reader_columns]
     # Only a bad envelope needs its record: serialising every good one (body included) would double the cache.
@@ -99,7 +103,8 @@ def of_entity(source: str, entity: str, ok_only: bool = True) -> Callable[[DataF
 
 
 def run_of_file(source_file: Column) -> Column:
-    """The landing run a file belongs to, from its ``run_id=`` folder (for lines too broken to say)."""
+    """The landing run a file belongs to, from its ``run_id=`` folder (null for a path without one): the run
+    each of its lines is counted under, whatever the line says."""
     run = F.regexp_extract(source_file, r"run_id=([^/]+)", 1)
     return F.when(run != "", run)
 
@@ -112,7 +117,7 @@ def to_quarantine(bad: DataFrame, job_run_id: str, today: str) -> DataFrame:
     source_file = F.coalesce(F.col("source_file"), F.lit("unknown"))
     return bad.select(
         F.sha2(F.concat_ws("\u0001", source_file, F.col(RECORD), F.col(REASON)), 256).alias("quarantine_id"),
-        F.coalesce(columns["run_id"], run_of_file(source_file)).alias("run_id"),
+        F.coalesce(run_of_file(source_file), columns["run_id"]).alias("run_id"),
         columns["source"].alias("source"),
         columns["entity"].alias("entity"),
         source_file.alias("source_file"),
