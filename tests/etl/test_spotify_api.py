@@ -175,6 +175,33 @@ def test_a_value_where_an_object_belongs_is_quarantined_naming_the_field_and_the
     ]
 
 
+def test_a_playlist_id_that_is_no_spotify_id_and_an_id_its_uri_contradicts_are_quarantined(spark):
+    """A playlist whose id is not a Spotify id (``"id": 12345``) is quarantined whole; a track (in a playlist or
+    alone) whose ``id`` and ``uri`` name two different tracks is quarantined alone: which one it is about cannot be
+    told, and taking either would curate the other track's name under its id."""
+    pl_j = sid("plJ")
+    other_uri = {**T2, "uri": T3["uri"]}
+    entries = [playlist_entry(T1), playlist_entry(other_uri)]
+    batch = read_envelopes(spark, {
+        PLAYLISTS_FILE: [
+            envelope(RUN, "spotify", "playlists", {**PLAYLIST_D, "id": 12345}, key="numeric"),
+            envelope(RUN, "spotify", "playlists", {**PLAYLIST_D, "id": pl_j,
+                                                   "items": {"offset": 0, "total": 2, "items": entries}}, key=pl_j),
+        ],
+        OBJECTS_FILE: [envelope(RUN, "spotify", "tracks", other_uri, key=T2["id"])],
+    })
+
+    parsed = spotify_api.parse_playlists(batch)
+    items = spotify_api.item_rows(_valid(parsed), _valid(spotify_api.parse_item_pages(batch)))
+    tracks = spotify_api.track_objects(batch)
+
+    mismatch = f"track id {T2['id']} does not match its URI {T3['uri']}"
+    assert {r["key"]: r[REASON] for r in parsed.collect()} == {
+        "numeric": "playlist id 12345 is not a Spotify id (22 base62 characters)", pl_j: None}
+    assert sorted((r["position"], r[REASON]) for r in items.collect()) == [(0, None), (1, mismatch)]
+    assert [r[REASON] for r in tracks.collect()] == [mismatch]
+
+
 def _items(spark):
     batch = _batch(spark)
     playlists = _valid(spotify_api.parse_playlists(batch))

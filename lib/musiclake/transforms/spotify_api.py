@@ -38,9 +38,12 @@ def parse_playlists(envelopes: DataFrame) -> DataFrame:
     p = F.col("_p")
     rules = [strict.at_least(p, "followers.total", 0),
              *(strict.at_least(p, f"{key}.{n}", 0) for key in ("items", "tracks") for n in ("total", "offset"))]
+    playlist_id = F.col("_p.id")
     reason = first_problem(
         strict.problem("_p", _PLAYLIST_RAW, F.col("body"), rules),
-        field_problem(F.col("body"), F.col("_p.id"), "id"),
+        field_problem(F.col("body"), playlist_id, "id"),
+        F.when(valid_spotify_id(playlist_id).isNull(),
+               F.format_string("playlist id %s is not a Spotify id (22 base62 characters)", playlist_id)),
     )
     return (
         parsed.withColumn("_page", F.coalesce(F.col("_p.items"), F.col("_p.tracks")))
@@ -158,6 +161,7 @@ def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
         strict.problem("_i", schemas.API_PLAYLIST_ITEM, F.col("_raw"), item_rules),
         F.when(item_type.isNull(), F.lit("item of unknown type")),
         F.when((item_type == "track") & track_id.isNull(), F.lit("track item without a valid id or URI")),
+        F.when(item_type == "track", id_against_uri(payload, "track")),
     )
     return items.select(
         "playlist_id",
@@ -175,6 +179,14 @@ def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
         reason.alias(REASON),
         F.coalesce(F.col("_raw"), F.lit("null")).alias(RECORD),
     ).transform(select_item_columns)
+
+
+def id_against_uri(obj: Column, kind: str) -> Column:
+    """The problem of an object whose ``id`` and ``uri`` name two different Spotify objects (both valid), or null:
+    which one the row is about cannot be told."""
+    object_id, of_uri = valid_spotify_id(obj.getField("id")), spotify_id_from_uri(obj.getField("uri"), kind)
+    return F.when(object_id != of_uri, F.format_string(f"{kind} id %s does not match its URI %s", object_id,
+                                                        obj.getField("uri")))
 
 
 def with_incomplete_snapshots(items: DataFrame, playlists: DataFrame) -> DataFrame:
@@ -275,6 +287,7 @@ def track_objects(envelopes: DataFrame) -> DataFrame:
         *(rule.problem(t) for rule in (strict.at_least(t, "duration_ms", 0), strict.at_least(t, "disc_number", 0),
                                         strict.at_least(t, "track_number", 0))),
         F.when(track_id.isNull(), F.lit("track object without a valid id")),
+        id_against_uri(t, "track"),
     )
     return tracks.select(
         track_id.alias("track_id"),
