@@ -12,6 +12,7 @@ the plan (:mod:`~musiclake.transforms.quality`) and saves only a plan that passe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
@@ -84,7 +85,7 @@ class Dimensions:
     observations: DataFrame
 
 
-@dataclass(frozen=True)
+@dataclass
 class BatchCounts:
     """What one pass over the batch counted (see :meth:`CuratedPlan.count`)."""
 
@@ -139,37 +140,41 @@ class CuratedPlan:
         tables): after it, nothing reads the stage (:meth:`release_stage`). The membership reads only the items'
         shuffle, which the plan wrote."""
         run_of_record = F.coalesce(run_of_file(F.col("source_file")), "run_id")  # as the manifest counts it
-        unmodelled = F.col("entity").isNotNull() & ~F.col("entity").isin(*MODELLED_ENTITIES)
-        error_answer = F.col(REASON).isNull() & (F.coalesce(F.col("http_status"), F.lit(200)) != 200)
+        error_status = F.when(F.col(REASON).isNull() & (F.coalesce(F.col("http_status"), F.lit(200)) != 200),
+                              F.col("http_status"))
+        # the envelopes in one aggregation (one scan of the stage): a group per run, entity and error status
+        envelope_groups = F.to_json(F.struct(run_of_record.alias("run"), F.col("entity"), error_status.alias("error")))
         computed = [
             frame.agg(F.lit("computed").alias("kind"), F.lit(name).alias("name"), F.count(F.lit(1)).alias("n"))
             for name, frame in (("playlists", self.winners), ("tracks", self.tracks), ("artists", self.artists),
                                 ("albums", self.albums))
         ] if self.stage_dropped_after_count else []
         rows = reduce(DataFrame.unionByName, [
-            self.envelopes.groupBy(F.lit("run").alias("kind"), run_of_record.alias("name"))
-            .agg(F.count(F.lit(1)).alias("n")),
-            self.envelopes.filter(unmodelled).groupBy(F.lit("entity").alias("kind"), F.col("entity").alias("name"))
-            .agg(F.count(F.lit(1)).alias("n")),
-            self.envelopes.filter(error_answer)
-            .groupBy(F.lit("error").alias("kind"), F.concat_ws(" ", "entity", "http_status").alias("name"))
+            self.envelopes.groupBy(F.lit("envelopes").alias("kind"), envelope_groups.alias("name"))
             .agg(F.count(F.lit(1)).alias("n")),
             self.items.agg(F.lit("items").alias("kind"), F.lit(None).cast("string").alias("name"),
                            F.count(F.lit(1)).alias("n")),
             self.quarantine.agg(F.lit("quarantined").alias("kind"), F.lit(None).cast("string").alias("name"),
                                 F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n")),
             *computed,
-        ]).collect()  # small: a row per landing run, unmodelled entity, error answer kind, computed table update
-        by_kind: dict[str, dict[str | None, int]] = {}
+        ]).collect()  # small: a row per (run, entity, error status) and per computed table update
+        counts = BatchCounts(read_per_run={}, items=0, quarantined=0, unmodelled={}, error_answers={})
         for r in rows:
-            by_kind.setdefault(r["kind"], {})[r["name"]] = int(r["n"])
-        return BatchCounts(
-            read_per_run={k or "": v for k, v in by_kind.get("run", {}).items()},
-            items=by_kind.get("items", {}).get(None, 0),
-            quarantined=by_kind.get("quarantined", {}).get(None, 0),
-            unmodelled={k or "": v for k, v in by_kind.get("entity", {}).items()},
-            error_answers={k or "": v for k, v in by_kind.get("error", {}).items()},
-        )
+            n = int(r["n"])
+            if r["kind"] == "items":
+                counts.items = n
+            elif r["kind"] == "quarantined":
+                counts.quarantined = n
+            elif r["kind"] == "envelopes":
+                group = json.loads(r["name"])
+                run, entity, error = group.get("run") or "", group.get("entity"), group.get("error")
+                counts.read_per_run[run] = counts.read_per_run.get(run, 0) + n
+                if entity is not None and entity not in MODELLED_ENTITIES:
+                    counts.unmodelled[entity] = counts.unmodelled.get(entity, 0) + n
+                if error is not None:
+                    answer = f"{entity} {error}"
+                    counts.error_answers[answer] = counts.error_answers.get(answer, 0) + n
+        return counts
 
     def updates(self) -> list[dict[str, DataFrame]]:
         """``{table name: updates}`` in waves: the dimensions, then what refers to them. The tables of a wave are
