@@ -150,13 +150,17 @@ def test_of_entity_selects_source_and_entity_and_by_default_only_successful_resp
                        ignore_row_order=True, ignore_nullable=True)
 
 
-def test_run_of_file_reads_the_run_id_folder(spark):
+def test_run_of_file_reads_the_run_id_folder_holding_the_file(spark):
     rows = [
         (FILE, RUN),
         (FILE, RUN),
         ("file:/tmp/raw/source=mpd/entity=playlists/ingest_date=2026-11-26/run_id=mpd-x/part-00001.jsonl.gz", "mpd-x"),
         ("s3://bucket/raw/somewhere/part-00000.jsonl.gz", None),
         ("s3://bucket/raw/run_id=/part-00000.jsonl.gz", None),
+        # the folder holding the file, not a folder of the landing root that happens to be named so
+        ("s3://bucket/run_id=old/raw/source=mpd/entity=playlists/ingest_date=2026-11-26/run_id=mpd-y/part-0.jsonl.gz",
+         "mpd-y"),
+        ("s3://bucket/run_id=old/raw/somewhere/part-00000.jsonl.gz", None),
         (None, None),
     ]
     df = spark.createDataFrame(rows, "path string, expected string")

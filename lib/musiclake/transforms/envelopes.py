@@ -103,9 +103,10 @@ def of_entity(source: str, entity: str, ok_only: bool = True) -> Callable[[DataF
 
 
 def run_of_file(source_file: Column) -> Column:
-    """The landing run a file belongs to, from its ``run_id=`` folder (null for a path without one): the run
-    each of its lines is counted under, whatever the line says."""
-    run = F.regexp_extract(source_file, r"run_id=([^/]+)", 1)
+    """The landing run a file belongs to, from the ``run_id=`` folder that holds it (null for a file in another
+    folder): the run each of its lines is counted under, whatever the line says. Only the file's own folder counts:
+    a landing root may sit under a folder of that name."""
+    run = F.regexp_extract(source_file, r"/run_id=([^/]+)/[^/]+$", 1)
     return F.when(run != "", run)
 
 
