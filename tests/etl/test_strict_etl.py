@@ -54,7 +54,7 @@ def _envelope_line(run_id: str, source: str, body: Any, http_status: int | None 
     return json.dumps(landing.envelope(
         run_id=run_id, source=source, entity="playlists", key=key,
         request_url="file:///mpd.slice.json" if source == "mpd" else f"https://api.spotify.com/v1/playlists/{key}",
-        http_status=http_status if http_status or source == "mpd" else 200, body=body))
+        http_status=http_status or (None if source == "mpd" else 200), body=body))
 
 
 def _land_lines(raw: str, source: str, run_id: str, lines: list[str], started: datetime) -> str:

@@ -13,6 +13,7 @@ the plan (:mod:`~musiclake.transforms.quality`) and saves only a plan that passe
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
@@ -29,6 +30,7 @@ from musiclake.transforms.envelopes import (
     RECORD,
     bad_rows,
     good_rows,
+    ok_response,
     run_of_file,
     split_problems,
     to_quarantine,
@@ -85,7 +87,7 @@ class Dimensions:
     observations: DataFrame
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchCounts:
     """What one pass over the batch counted (see :meth:`CuratedPlan.count`)."""
 
@@ -140,8 +142,7 @@ class CuratedPlan:
         tables): after it, nothing reads the stage (:meth:`release_stage`). The membership reads only the items'
         shuffle, which the plan wrote."""
         run_of_record = F.coalesce(run_of_file(F.col("source_file")), "run_id")  # as the manifest counts it
-        error_status = F.when(F.col(REASON).isNull() & (F.coalesce(F.col("http_status"), F.lit(200)) != 200),
-                              F.col("http_status"))
+        error_status = F.when(F.col(REASON).isNull() & ~ok_response(), F.col("http_status"))
         # the envelopes in one aggregation (one scan of the stage): a group per run, entity and error status
         envelope_groups = F.to_json(F.struct(run_of_record.alias("run"), F.col("entity"), error_status.alias("error")))
         computed = [
@@ -158,23 +159,23 @@ class CuratedPlan:
                                 F.coalesce(F.sum("occurrences"), F.lit(0)).alias("n")),
             *computed,
         ]).collect()  # small: a row per (run, entity, error status) and per computed table update
-        counts = BatchCounts(read_per_run={}, items=0, quarantined=0, unmodelled={}, error_answers={})
-        for r in rows:
-            n = int(r["n"])
-            if r["kind"] == "items":
-                counts.items = n
-            elif r["kind"] == "quarantined":
-                counts.quarantined = n
+        read_per_run: Counter[str] = Counter()
+        unmodelled: Counter[str] = Counter()
+        error_answers: Counter[str] = Counter()
+        totals = {"items": 0, "quarantined": 0}
+        for r in rows:  # the "computed" rows are not read: their query only filled the caches
+            if r["kind"] in totals:
+                totals[r["kind"]] = int(r["n"])
             elif r["kind"] == "envelopes":
                 group = json.loads(r["name"])
-                run, entity, error = group.get("run") or "", group.get("entity"), group.get("error")
-                counts.read_per_run[run] = counts.read_per_run.get(run, 0) + n
+                entity, error = group.get("entity"), group.get("error")
+                read_per_run[group.get("run") or ""] += int(r["n"])
                 if entity is not None and entity not in MODELLED_ENTITIES:
-                    counts.unmodelled[entity] = counts.unmodelled.get(entity, 0) + n
+                    unmodelled[entity] += int(r["n"])
                 if error is not None:
-                    answer = f"{entity} {error}"
-                    counts.error_answers[answer] = counts.error_answers.get(answer, 0) + n
-        return counts
+                    error_answers[f"{entity} {error}"] += int(r["n"])
+        return BatchCounts(read_per_run=dict(read_per_run), items=totals["items"], quarantined=totals["quarantined"],
+                           unmodelled=dict(unmodelled), error_answers=dict(error_answers))
 
     def updates(self) -> list[dict[str, DataFrame]]:
         """``{table name: updates}`` in waves: the dimensions, then what refers to them. The tables of a wave are

@@ -39,7 +39,7 @@ def with_envelope_problem(df: DataFrame, expected: set[tuple[str, str]] | None =
     parsed already (:data:`TYPED_BODY_COLUMN`) is there; the record of such an envelope is its line.
     """
     body_not_object = F.when(
-        (F.coalesce(F.col("http_status"), F.lit(200)) == 200) & ~F.ltrim(F.col("body")).startswith("{"),
+        ok_response() & ~F.ltrim(F.col("body")).startswith("{"),
         F.lit("body is not a JSON object"),
     )
     oversize = (
@@ -89,8 +89,13 @@ def is_entity(source: str, entity: str, ok_only: bool = True) -> Column:
     for files)."""
     selected = (F.col("source") == source) & (F.col("entity") == entity)
     if ok_only:
-        selected = selected & (F.coalesce(F.col("http_status"), F.lit(200)) == 200)
+        selected = selected & ok_response()
     return selected
+
+
+def ok_response() -> Column:
+    """True for an envelope of a successful response: http_status 200, or none (a file record)."""
+    return F.coalesce(F.col("http_status"), F.lit(200)) == 200
 
 
 def of_entity(source: str, entity: str, ok_only: bool = True) -> Callable[[DataFrame], DataFrame]:
