@@ -538,8 +538,9 @@ def load_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int 
                    typed: TypedBody | None = None) -> DataFrame:
     """Read landing files (gzip JSON Lines) with the explicit envelope schema; no inference.
 
-    Lines that are not JSON are kept whole in :data:`schemas.CORRUPT_COLUMN`; ``source_file`` names the file of
-    each line. A line over ``max_record_bytes`` (UTF-8 bytes, newline excluded) is not parsed: its size is in
+    Lines that are not JSON (a line with text after its JSON object too) are kept whole in
+    :data:`schemas.CORRUPT_COLUMN`; ``source_file`` names the file of each line. A line over ``max_record_bytes``
+    (UTF-8 bytes, newline excluded) is not parsed: its size is in
     :data:`~musiclake.transforms.envelopes.OVERSIZE_COLUMN` (null for every other line) and its first
     :data:`OVERSIZE_PREFIX_CHARS` characters in the corrupt-record column, for the quarantine. Blank lines are
     skipped, as Spark's JSON reader does.
@@ -568,13 +569,18 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
     json_options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": schemas.CORRUPT_COLUMN,
                     "maxStringLen": str(max(landing.MAX_RECORD_BYTES, max_record_bytes)), "allowSingleQuotes": "false"}
     line, size = F.col("value"), F.octet_length("value")
+    # Jackson stops at the end of the line's first JSON value: a line with more after it (`{...} xyz`) is no JSON
+    # line, so the text is read as such only when it ends with its object (JSON's blanks after it allowed).
     fits = size <= F.lit(max_record_bytes)
-    lines = spark.read.text(files).filter(F.trim(line) != "")
+    lines = (spark.read.text(files).filter(F.trim(line) != "")
+             .withColumn("_whole", F.expr("trim(TRAILING ' \\t' FROM value)").endswith("}")))
+    whole = F.col("_whole")
     typed_by = typed if typed_only else None
     if typed_by is not None:
         typed_envelope = StructType([StructField(f.name, typed_by.schema if f.name == "body" else f.dataType, True)
                                      for f in schemas.ENVELOPE.fields])
-        lines = lines.select(line, F.from_json(F.when(fits, line), typed_envelope, json_options).alias("_typed"))
+        typed_parse = F.from_json(F.when(fits & whole, line), typed_envelope, json_options)
+        lines = lines.select(line, whole, typed_parse.alias("_typed"))
         t = F.col("_typed")
         complete = [t[name].isNotNull() for name in ("run_id", "source", "entity", "body")]
         clean = F.coalesce(
@@ -587,14 +593,16 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
         # parse runs for the lines not clean only.
         lines = lines.withColumn("_clean", clean)
         clean = F.col("_clean")
-        lines = lines.withColumn("_envelope", F.from_json(F.when(fits & ~clean, line), schemas.ENVELOPE, json_options))
+        text_parse = F.from_json(F.when(fits & whole & ~clean, line), schemas.ENVELOPE, json_options)
+        lines = lines.withColumn("_envelope", text_parse)
         parsed = F.col("_envelope")
     else:
-        clean, parsed = F.lit(False), F.from_json(F.when(fits, line), schemas.ENVELOPE, json_options)
+        clean, parsed = F.lit(False), F.from_json(F.when(fits & whole, line), schemas.ENVELOPE, json_options)
     envelope_columns = []
     for f in schemas.ENVELOPE.fields:
         if f.name == schemas.CORRUPT_COLUMN:
-            column = F.coalesce(parsed[f.name], F.when(~fits, F.substring(line, 1, OVERSIZE_PREFIX_CHARS)))
+            column = F.coalesce(parsed[f.name], F.when(~fits, F.substring(line, 1, OVERSIZE_PREFIX_CHARS)),
+                                F.when(~whole, line))
         elif typed_only and f.name != "body":
             column = F.when(clean, F.col("_typed")[f.name]).otherwise(parsed[f.name])
         else:

@@ -257,14 +257,16 @@ def test_api_item_rows_position_every_item_type_and_copy_the_snapshot_of_the_sam
 
 def test_with_incomplete_snapshots_flags_every_item_of_a_snapshot_that_did_not_land_whole(spark):
     items, playlists = _items(spark)
+    b_twice = items.filter(F.col("playlist_id") == PL_B).withColumn("position", F.lit(1))  # PL_B's total is 1
 
-    flagged = spotify_api.with_incomplete_snapshots(items, playlists)
+    flagged = spotify_api.with_incomplete_snapshots(items.unionByName(b_twice), playlists)
 
     partial = "incomplete playlist snapshot: 2 of 3 items landed"
+    too_many = "playlist snapshot with more items than its total: 2 landed, total 1"
     expected = spark.createDataFrame(
         [(PL_A, p, None) for p in range(7)]
-        + [(PL_B, 0, None), (PL_C, 0, "items page without its playlist in the same run"), (PL_D, 0, partial),
-           (PL_D, 1, partial)],
+        + [(PL_B, 0, too_many), (PL_B, 1, too_many), (PL_C, 0, "items page without its playlist in the same run"),
+           (PL_D, 0, partial), (PL_D, 1, partial)],
         "playlist_id string, position int, _reason string",
     )
     assert sorted(flagged.columns) == sorted(items.columns)

@@ -11,6 +11,7 @@ from chispa import assert_df_equality
 from landing_builders import envelope, mpd_playlist
 
 from musiclake.lake import TypedBody, load_envelopes
+from musiclake.schemas import CORRUPT_COLUMN
 from musiclake.transforms import curate, mpd
 from musiclake.transforms.envelopes import LINE_COLUMN, TYPED_BODY_COLUMN
 
@@ -40,8 +41,11 @@ LINES = {
     "status of the wrong type": _mpd("status of the wrong type", mpd_playlist(8), http_status="ok"),
     "not JSON": '{"run_id": "' + RUN + '", "body": {',
     "over the size limit": _mpd("over the size limit", mpd_playlist(9, tracks=range(100))),
+    "text after the object": _mpd("text after the object", mpd_playlist(10)) + " xyz",
+    "blanks after the object": _mpd("blanks after the object", mpd_playlist(11)) + " \t ",
 }
-CLEAN = {"clean", "spaced", "impossible", "no tracks"}  # every value of its type, the envelope complete
+# every value of its type, the envelope complete
+CLEAN = {"clean", "spaced", "impossible", "no tracks", "blanks after the object"}
 
 
 def _file(tmp_path) -> str:
@@ -56,6 +60,9 @@ def test_only_clean_lines_of_the_typed_files_are_parsed_once_the_rest_as_text(sp
     read = load_envelopes(spark, [path], MAX_RECORD_BYTES, TypedBody("mpd", "playlists", mpd.BODY, (path,)))
     rows = read.collect()
     assert len(rows) == len(LINES)  # the blank line skipped, as before
+    # Jackson would read the object and stop before the text after it: the line is no JSON line
+    trailing = next(r for r in rows if r[CORRUPT_COLUMN] == LINES["text after the object"])
+    assert trailing["key"] is None and trailing["body"] is None
     assert {r["key"] for r in rows if r[TYPED_BODY_COLUMN] is not None} == CLEAN
     for r in rows:  # a typed line: body parsed (not kept as text) and its line kept; any other: as before
         if r[TYPED_BODY_COLUMN] is not None:

@@ -190,18 +190,19 @@ def id_against_uri(obj: Column, kind: str) -> Column:
 
 
 def with_incomplete_snapshots(items: DataFrame, playlists: DataFrame) -> DataFrame:
-    """Flag the items of API playlist snapshots that did not land whole (e.g. a later page answered 403).
+    """Flag the items of API playlist snapshots that did not land whole (e.g. a later page answered 403), or landed
+    more items than the snapshot's ``total`` (pages of two snapshots mixed).
 
-    A partial snapshot must not replace a playlist's membership, so its items get a ``_reason`` instead.
+    Such a snapshot must not replace a playlist's membership, so its items get a ``_reason`` instead.
     """
     totals = playlists.select(F.col("_p.id").alias("playlist_id"), "run_id", F.col("_page.total").alias("_total"))
     landed = items.groupBy("playlist_id", "run_id").agg(F.count(F.lit(1)).alias("_landed"))
-    incomplete = F.when(
-        F.col("_total").isNotNull() & (F.col("_landed") != F.col("_total")),
-        F.concat(
-            F.lit("incomplete playlist snapshot: "), F.col("_landed").cast("string"), F.lit(" of "),
-            F.col("_total").cast("string"), F.lit(" items landed"),
-        ),
+    landed_count, total = F.col("_landed"), F.col("_total")
+    incomplete = (
+        F.when(landed_count < total, F.format_string("incomplete playlist snapshot: %d of %d items landed",
+                                                     landed_count, total))
+        .when(landed_count > total, F.format_string("playlist snapshot with more items than its total: %d landed, "
+                                                    "total %d", landed_count, total))
     )
     return (
         items.join(landed, on=["playlist_id", "run_id"], how="left")
