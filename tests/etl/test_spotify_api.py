@@ -202,6 +202,39 @@ def test_a_playlist_id_that_is_no_spotify_id_and_an_id_its_uri_contradicts_are_q
     assert [r[REASON] for r in tracks.collect()] == [mismatch]
 
 
+def test_a_null_in_a_list_of_artists_is_quarantined_where_the_first_artist_is_curated(spark):
+    """The first artist of a track (in a playlist or alone) and of an album is curated as its primary artist: a
+    null in such a list is no artist object, so the item, the track or the album is quarantined (never curated with
+    a null or a shifted primary artist); the playlist keeps its other items."""
+    pl_k = sid("plK")
+    no_first_artist = {**T2, "artists": [None, *T2["artists"]]}
+    entries = [playlist_entry(T1), playlist_entry(no_first_artist)]
+    album = {"id": sid("album9"), "name": "Album9", "album_type": "single", "release_date": "2026"}
+    batch = read_envelopes(spark, {
+        PLAYLISTS_FILE: [envelope(RUN, "spotify", "playlists", {**PLAYLIST_D, "id": pl_k,
+                                  "items": {"offset": 0, "total": 2, "items": entries}}, key=pl_k)],
+        OBJECTS_FILE: [
+            envelope(RUN, "spotify", "tracks", no_first_artist, key=T2["id"]),
+            envelope(RUN, "spotify", "albums", {**album, "artists": [None]}, key="null artist"),
+            envelope(RUN, "spotify", "albums", {**album, "artists": [{"id": sid("artist9")}]}, key="artist"),
+        ],
+    })
+
+    items = spotify_api.item_rows(_valid(spotify_api.parse_playlists(batch)),
+                                  _valid(spotify_api.parse_item_pages(batch)))
+    tracks = spotify_api.track_objects(batch)
+    albums = spotify_api.album_objects(batch)
+
+    by_position = {r["position"]: r[REASON] for r in items.collect()}
+    assert by_position[0] is None
+    assert by_position[1].startswith("impossible value in field item.artists: [null, {"), by_position[1]
+    (track,) = tracks.collect()
+    assert track[REASON].startswith("impossible value in field artists: [null, {"), track[REASON]
+    assert all(r.endswith(" (expected no null element)") for r in (by_position[1], track[REASON]))
+    assert {(r["artist_id"], r[REASON]) for r in albums.collect()} == {
+        (None, "impossible value in field artists: [null] (expected no null element)"), (sid("artist9"), None)}
+
+
 def _items(spark):
     batch = _batch(spark)
     playlists = _valid(spotify_api.parse_playlists(batch))

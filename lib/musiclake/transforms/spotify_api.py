@@ -139,7 +139,8 @@ def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
     i = F.col("_i")
     item_rules = [strict.iso_timestamp(i, "added_at"),
                   *(strict.at_least(i, f"{key}.{n}", 0) for key in ("item", "track")
-                    for n in ("duration_ms", "disc_number", "track_number"))]
+                    for n in ("duration_ms", "disc_number", "track_number")),
+                  *(strict.no_nulls(i, f"{key}.artists") for key in ("item", "track"))]
     payload = F.coalesce(F.col("_i.item"), F.col("_i.track"))
     uri = payload.getField("uri")
     is_local = F.coalesce(F.col("_i.is_local"), payload.getField("is_local"), F.lit(False)) | F.coalesce(
@@ -286,7 +287,7 @@ def track_objects(envelopes: DataFrame) -> DataFrame:
     reason = first_problem(
         F.col("_problem"),
         *(rule.problem(t) for rule in (strict.at_least(t, "duration_ms", 0), strict.at_least(t, "disc_number", 0),
-                                        strict.at_least(t, "track_number", 0))),
+                                        strict.at_least(t, "track_number", 0), strict.no_nulls(t, "artists"))),
         F.when(track_id.isNull(), F.lit("track object without a valid id")),
         id_against_uri(t, "track"),
     )
@@ -319,6 +320,7 @@ def album_objects(envelopes: DataFrame) -> DataFrame:
     reason = first_problem(
         F.col("_problem"),
         strict.at_least(a, "total_tracks", 0).problem(a),
+        strict.no_nulls(a, "artists").problem(a),
         F.when(album_id.isNull(), F.lit("album object without a valid id")),
     )
     return albums.select(

@@ -152,6 +152,12 @@ def at_least(parsed: Column, field: str, minimum: int) -> Rule:
     return Rule(field, _get(parsed, tuple(field.split("."))) >= minimum, f"expected at least {minimum}")
 
 
+def no_nulls(parsed: Column, field: str) -> Rule:
+    """A rule: the list ``field`` is null or holds no null element (a list of objects whose first is curated)."""
+    return Rule(field, ~F.exists(_get(parsed, tuple(field.split("."))), lambda element: element.isNull()),
+                "expected no null element")
+
+
 def iso_timestamp(parsed: Column, field: str) -> Rule:
     """A rule: ``field`` (text) is null or an ISO-8601 timestamp."""
     return Rule(field, F.to_timestamp(_get(parsed, tuple(field.split(".")))).isNotNull(),
