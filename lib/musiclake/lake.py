@@ -570,7 +570,7 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
                     "maxStringLen": str(max(landing.MAX_RECORD_BYTES, max_record_bytes)), "allowSingleQuotes": "false"}
     line, size = F.col("value"), F.octet_length("value")
     # Jackson stops at the end of the line's first JSON value: a line with more after it (`{...} xyz`) is no JSON
-    # line, so the text is read as such only when it ends with its object (JSON's blanks after it allowed).
+    # line, so a line is parsed only when it ends with its object (JSON's blanks after it allowed).
     fits = size <= F.lit(max_record_bytes)
     lines = (spark.read.text(files).filter(F.trim(line) != "")
              .withColumn("_whole", F.expr("trim(TRAILING ' \\t' FROM value)").endswith("}")))
