@@ -575,11 +575,12 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
     lines = (spark.read.text(files).filter(F.trim(line) != "")
              .withColumn("_whole", F.expr("trim(TRAILING ' \\t' FROM value)").endswith("}")))
     whole = F.col("_whole")
+    readable = fits & whole  # what the JSON parser is given; any other line is kept as text
     typed_by = typed if typed_only else None
     if typed_by is not None:
         typed_envelope = StructType([StructField(f.name, typed_by.schema if f.name == "body" else f.dataType, True)
                                      for f in schemas.ENVELOPE.fields])
-        typed_parse = F.from_json(F.when(fits & whole, line), typed_envelope, json_options)
+        typed_parse = F.from_json(F.when(readable, line), typed_envelope, json_options)
         lines = lines.select(line, whole, typed_parse.alias("_typed"))
         t = F.col("_typed")
         complete = [t[name].isNotNull() for name in ("run_id", "source", "entity", "body")]
@@ -593,11 +594,11 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
         # parse runs for the lines not clean only.
         lines = lines.withColumn("_clean", clean)
         clean = F.col("_clean")
-        text_parse = F.from_json(F.when(fits & whole & ~clean, line), schemas.ENVELOPE, json_options)
+        text_parse = F.from_json(F.when(readable & ~clean, line), schemas.ENVELOPE, json_options)
         lines = lines.withColumn("_envelope", text_parse)
         parsed = F.col("_envelope")
     else:
-        clean, parsed = F.lit(False), F.from_json(F.when(fits & whole, line), schemas.ENVELOPE, json_options)
+        clean, parsed = F.lit(False), F.from_json(F.when(readable, line), schemas.ENVELOPE, json_options)
     envelope_columns = []
     for f in schemas.ENVELOPE.fields:
         if f.name == schemas.CORRUPT_COLUMN:
