@@ -130,12 +130,12 @@ def test_plan_of_a_mixed_batch_against_empty_tables(spark):
     plan.release()
 
 
-def test_mpd_artists_and_albums_come_from_their_uris_once_each_and_a_malformed_uri_gives_none(spark):
-    odd = {**_mpd_track(t3, "Song 3", "artist1", "album1"), "artist_uri": "spotify:artist:not-an-id",
-           "album_uri": "spotify:local:Artist:Album:Song+3:200"}
+def test_mpd_artists_and_albums_come_from_their_uris_once_each_and_a_malformed_uri_quarantines_its_track(spark):
+    odd = {**_mpd_track(t3, "Song 3", "artist1", "album1"), "artist_uri": "spotify:artist:not-an-id"}
+    local_album = {**_mpd_track(t4, "Song 4", "artist1", "album1"), "album_uri": "spotify:local:Artist:Album:Song:200"}
     mpd_playlist = {"pid": 2, "name": "Mix", "modified_at": 1500000000, "tracks": [
         _mpd_track(t1, "Song 1", "artist1", "album1"), _mpd_track(t2, "Song 2", "artist1", "album2"), odd,
-        _mpd_track(t1, "Song 1", "artist1", "album1")]}
+        _mpd_track(t1, "Song 1", "artist1", "album1"), local_album]}
     batch = read_envelopes(spark, {MPD_FILE: [envelope(MPD_RUN, "mpd", "playlists", mpd_playlist, key="2",
                                                        http_status=None)]})
 
@@ -148,9 +148,12 @@ def test_mpd_artists_and_albums_come_from_their_uris_once_each_and_a_malformed_u
         (b1, f"spotify:album:{b1}", a1), (b2, f"spotify:album:{b2}", a1),
     ], "album_id string, album_uri string, artist_id string")
     _assert_equal(spark, plan.tracks.select("track_id", "artist_id", "album_id"), [
-        (t1, a1, b1), (t2, a1, b2), (t3, None, None),  # the track stays, without the ids its URIs do not give
+        (t1, a1, b1), (t2, a1, b2),  # not (t3, null, b1): a URI that is there but malformed is no missing artist
     ], "track_id string, artist_id string, album_id string")
-    assert plan.quarantine.count() == 0
+    _assert_equal(spark, plan.quarantine.select("reason", "occurrences"), [
+        ("impossible value in field album_uri: spotify:local:Artist:Album:Song:200 (expected a spotify:album URI)", 1),
+        ("impossible value in field artist_uri: spotify:artist:not-an-id (expected a spotify:artist URI)", 1),
+    ], "reason string, occurrences long")
     plan.release()
 
 

@@ -108,7 +108,9 @@ def test_mpd_item_rows_parse_ids_from_uris_and_flag_bad_tracks_while_neighbours_
         (2, None, "123", "Number URI", None, None, None, not_a_track, {**NUMBER_URI, "track_uri": "123"}),
         (3, None, LOCAL["track_uri"], "Local Song", None, None, None, not_a_track, LOCAL),
         (4, t1, f"spotify:track:{t1}", "Song 1", a1, b1, 200000, None, None),  # a repeated track
-        (5, t2, f"spotify:track:{t2}", "Song 2", None, None, None, None, None),
+        (5, t2, f"spotify:track:{t2}", "Song 2", None, None, None,  # a malformed artist URI: not a null artist
+         "impossible value in field artist_uri: spotify:artist:bad (expected a spotify:artist URI)",
+         {k: v for k, v in ODD_REFS.items() if v is not None}),
         (6, None, None, None, None, None, None, "missing required field track_uri", "null"),  # a null track
     ]
     expected = [("mpd:7", pos, "track", tid, uri, name, art, alb, dur, MODIFIED_7, RUN, "playlists", FILE, why, raw)
@@ -136,6 +138,7 @@ def test_wrong_typed_or_impossible_playlist_fields_quarantine_the_playlist_with_
         "late": {**PLAYLIST_8, "pid": 20, "modified_at": "yesterday"},
         "negative": {**PLAYLIST_8, "pid": 21, "num_followers": -3},
         "future": {**PLAYLIST_8, "pid": 22, "modified_at": 4102444800},  # 2100: after the record was fetched
+        "maybe": {**PLAYLIST_8, "pid": 24, "collaborative": "maybe"},
         "fine": {**PLAYLIST_8, "pid": 23},
     }
     parsed = mpd.parse_playlists(read_envelopes(spark, {FILE: [_mpd(b, k) for k, b in bodies.items()]}))
@@ -145,6 +148,7 @@ def test_wrong_typed_or_impossible_playlist_fields_quarantine_the_playlist_with_
         "late": "wrong type for field modified_at: yesterday is not an integer",
         "negative": "impossible value in field num_followers: -3 (expected at least 0)",
         "future": "impossible value in field modified_at: 4102444800 (after it was fetched)",
+        "maybe": "impossible value in field collaborative: maybe (expected true or false)",
         "fine": None,
     }
     assert mpd.item_rows(parsed.filter(F.col(REASON).isNull())).count() == 1  # a bad playlist has no item rows
@@ -152,7 +156,8 @@ def test_wrong_typed_or_impossible_playlist_fields_quarantine_the_playlist_with_
 
 def test_a_wrong_typed_track_field_quarantines_only_that_track_and_never_curates_a_null(spark):
     abc = {**GOOD, "pos": 1, "duration_ms": "abc"}
-    tracks = [GOOD, abc, 5, {**CHILL, "pos": 3, "duration_ms": -1}, {**CHILL, "pos": 4}]
+    album = {**CHILL, "pos": 5, "album_uri": "spotify:artist:" + sid("album1")}
+    tracks = [GOOD, abc, 5, {**CHILL, "pos": 3, "duration_ms": -1}, {**CHILL, "pos": 4}, album]
     parsed = mpd.parse_playlists(read_envelopes(spark, {FILE: [_mpd({**PLAYLIST_8, "tracks": tracks}, "8")]}))
 
     items = mpd.item_rows(parsed).orderBy("position").collect()
@@ -163,7 +168,9 @@ def test_a_wrong_typed_track_field_quarantines_only_that_track_and_never_curates
         "record is not a JSON object",
         "impossible value in field duration_ms: -1 (expected at least 0)",
         None,
+        f"impossible value in field album_uri: spotify:artist:{sid('album1')} (expected a spotify:album URI)",
     ]
-    assert [_record(r["_record"]) for r in items] == [None, abc, 5, {**CHILL, "pos": 3, "duration_ms": -1}, None]
+    assert [_record(r["_record"]) for r in items] == [None, abc, 5, {**CHILL, "pos": 3, "duration_ms": -1}, None,
+                                                      album]
     assert [r["duration_ms"] for r in items if r[REASON] is None] == [200000, 200000]
-    assert mpd.playlist_rows(parsed).first()["num_tracks"] == 5
+    assert mpd.playlist_rows(parsed).first()["num_tracks"] == 6

@@ -235,6 +235,52 @@ def test_a_null_in_a_list_of_artists_is_quarantined_where_the_first_artist_is_cu
         (None, "impossible value in field artists: [null] (expected no null element)"), (sid("artist9"), None)}
 
 
+def test_a_malformed_id_or_release_date_of_a_curated_artist_or_album_is_quarantined_not_curated_as_null(spark):
+    """An id that is there but malformed (the first artist's, the album's) would be curated as a null id, and a
+    release date that is no date as given: the item, the track or the album is quarantined with the value."""
+    pl_m = sid("plM")
+    bad_artist = {**T2, "artists": [{**T2["artists"][0], "id": "not-an-id"}]}
+    bad_album = {**T2, "album": {**T2["album"], "id": "x" * 23}}
+    bad_date = {**T2, "album": {**T2["album"], "release_date": "2020-13"}}
+    known = {**T2, "album": {**T2["album"], "release_date": "0000"}}  # how the API says "not known"
+    entries = [playlist_entry(T1), playlist_entry(bad_artist), playlist_entry(bad_album),
+               playlist_entry(bad_date, key="track"), playlist_entry(known)]
+    album = {"id": sid("album9"), "name": "Album9", "album_type": "single", "artists": [{"id": sid("artist9")}]}
+    batch = read_envelopes(spark, {
+        PLAYLISTS_FILE: [envelope(RUN, "spotify", "playlists", {**PLAYLIST_D, "id": pl_m,
+                                  "items": {"offset": 0, "total": 5, "items": entries}}, key=pl_m)],
+        OBJECTS_FILE: [
+            envelope(RUN, "spotify", "tracks", {**bad_date, "album": {**T2["album"], "release_date": "2020-02-30"}},
+                     key=T2["id"]),
+            envelope(RUN, "spotify", "albums", {**album, "release_date": "yesterday"}, key="date"),
+            envelope(RUN, "spotify", "albums", {**album, "release_date": "2026-02", "artists": [{"id": "bad"}]},
+                     key="artist"),
+            envelope(RUN, "spotify", "albums", {**album, "id": sid("album8"), "release_date": "2026-02"}, key="ok"),
+        ],
+    })
+
+    items = spotify_api.item_rows(_valid(spotify_api.parse_playlists(batch)),
+                                  _valid(spotify_api.parse_item_pages(batch)))
+    tracks = spotify_api.track_objects(batch)
+    albums = spotify_api.album_objects(batch)
+
+    date = "(expected a date as YYYY, YYYY-MM or YYYY-MM-DD)"
+    assert {r["position"]: r[REASON] for r in items.collect()} == {
+        0: None,
+        1: "impossible value in field item.artists[0].id: not-an-id (expected a Spotify id: 22 letters and digits)",
+        2: f"impossible value in field item.album.id: {'x' * 23} (expected a Spotify id: 22 letters and digits)",
+        3: f"impossible value in field track.album.release_date: 2020-13 {date}",
+        4: None,
+    }
+    assert [r[REASON] for r in tracks.collect()] == [f"impossible value in field album.release_date: 2020-02-30 {date}"]
+    assert {(r["album_id"], r["release_date"], r[REASON]) for r in albums.collect()} == {
+        (sid("album9"), "yesterday", f"impossible value in field release_date: yesterday {date}"),
+        (sid("album9"), "2026-02",
+         "impossible value in field artists[0].id: bad (expected a Spotify id: 22 letters and digits)"),
+        (sid("album8"), "2026-02", None),
+    }
+
+
 def _items(spark):
     batch = _batch(spark)
     playlists = _valid(spotify_api.parse_playlists(batch))

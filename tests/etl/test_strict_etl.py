@@ -92,7 +92,8 @@ def test_wrong_typed_fields_of_both_sources_are_quarantined_by_field_and_never_c
         _api_playlist("apiok", [playlist_entry(api_track("apione"))]),
         _api_playlist("apifollow", [playlist_entry(api_track("apitwo"))], followers={"total": "many"}),
         _api_playlist("apiitems", [playlist_entry(api_track("apithree")), playlist_entry(bad_duration),
-                                   {**playlist_entry(api_track("apifour")), "added_at": "yesterday"}]),
+                                   {**playlist_entry(api_track("apifour")), "added_at": "yesterday"},
+                                   {**playlist_entry(api_track("apifive")), "added_at": "2999-01-01T00:00:00Z"}]),
     ], T0 + timedelta(seconds=1))
 
     _curate(raw, lake)
@@ -112,6 +113,7 @@ def test_wrong_typed_fields_of_both_sources_are_quarantined_by_field_and_never_c
         "wrong type for field followers.total: many is not an integer",
         "wrong type for field item.duration_ms: abc is not an integer",
         "impossible value in field added_at: yesterday (expected an ISO-8601 timestamp)",
+        "impossible value in field added_at: 2999-01-01T00:00:00Z (after it was fetched)",
     ])
     records = {r["reason"].split(":")[0]: json.loads(r["record"]) for r in _rows(spark, schemas.QUARANTINE, lake)}
     assert records["wrong type for field modified_at"]["pid"] == 2  # the whole playlist, as landed

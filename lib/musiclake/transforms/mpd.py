@@ -31,7 +31,6 @@ _TYPED = _with_tracks(strict.with_corrupt(schemas.MPD_TRACK))  # the one parse o
 BODY = strict.with_corrupt(_TYPED)
 _LISTED = _with_tracks(T.StringType())  # a flagged playlist: tracks as raw JSON text, checked one by one
 _PROBLEM = "_mpd_problem"  # the playlist-level problem :func:`with_typed_body` adds
-_LATE_SECONDS = 86400  # a playlist modified more than a day after it was fetched is impossible (clock skew aside)
 
 
 def _playlist_rules(p: Column) -> list[strict.Rule]:
@@ -40,8 +39,10 @@ def _playlist_rules(p: Column) -> list[strict.Rule]:
     return [
         strict.at_least(p, "pid", 0),
         strict.at_least(p, "modified_at", 0),
-        strict.Rule("modified_at", p.getField("modified_at") <= fetched + _LATE_SECONDS, "after it was fetched"),
+        strict.not_after_fetch("modified_at", p.getField("modified_at"), fetched),
         *(strict.at_least(p, c, 0) for c in counts),
+        strict.Rule("collaborative", F.lower(p.getField("collaborative")).isin("true", "false"),
+                    "expected true or false"),  # the slices' text: anything else would be curated as false
     ]
 
 
@@ -130,7 +131,8 @@ def item_rows(parsed: DataFrame) -> DataFrame:
     # a column of its own: the reason and the output both read it, and a regular expression per item is not free
     exploded = exploded.withColumn("_track_id", spotify_id_from_uri(uri, "track"))
     track_id = F.col("_track_id")
-    rules = [strict.at_least(t, "duration_ms", 0), strict.at_least(t, "pos", 0)]
+    rules = [strict.at_least(t, "duration_ms", 0), strict.at_least(t, "pos", 0),
+             strict.spotify_uri(t, "artist_uri", "artist"), strict.spotify_uri(t, "album_uri", "album")]
     reason = first_problem(
         F.when(t.isNull(), F.lit("missing required field track_uri")),
         strict.problem("_t", schemas.MPD_TRACK, t.getField(strict.CORRUPT), rules),
@@ -171,7 +173,8 @@ URI_IDS = {"artist_id": ("artist_uri", "artist"), "album_id": ("album_uri", "alb
 
 
 def with_uri_ids(rows: DataFrame) -> DataFrame:
-    """Add :data:`URI_IDS` (``artist_id``, ``album_id``) from their URIs: null for a URI of another kind or
-    malformed. Functions of a column of the rows, they can be left out of an aggregation over the URIs and added
-    after it, to the few rows it leaves (:func:`musiclake.transforms.curate.dimension_updates`)."""
+    """Add :data:`URI_IDS` (``artist_id``, ``album_id``) from their URIs: null for a missing URI (a malformed one
+    quarantines its track in :func:`item_rows`). Functions of a column of the rows, they can be left out of an
+    aggregation over the URIs and added after it, to the few rows it leaves
+    (:func:`musiclake.transforms.curate.dimension_updates`)."""
     return rows.withColumns({name: spotify_id_from_uri(F.col(uri), kind) for name, (uri, kind) in URI_IDS.items()})

@@ -101,6 +101,17 @@ def _page_items(pages: DataFrame, playlist_id: Column) -> DataFrame:
     ).withColumn("position", (F.col("_offset") + F.col("_index")).cast("int"))
 
 
+def _track_rules(parsed: Column, prefix: str = "") -> list[strict.Rule]:
+    """The impossible values of a TrackObject at ``prefix`` (``item.``) in ``parsed``, among the fields
+    :func:`_track_attributes` curates: a negative number, a null artist, a malformed id of its first artist or
+    its album, a release date that is no date."""
+    return [*(strict.at_least(parsed, f"{prefix}{n}", 0) for n in ("duration_ms", "disc_number", "track_number")),
+            strict.no_nulls(parsed, f"{prefix}artists"),
+            strict.spotify_id(parsed, f"{prefix}artists[0].id"),
+            strict.spotify_id(parsed, f"{prefix}album.id"),
+            strict.release_date(parsed, f"{prefix}album.release_date")]
+
+
 def _track_attributes(track: Column) -> list[Column]:
     """A TrackObject's name, primary artist, album, duration, explicit flag and ISRC as item columns."""
     artist = track.getField("artists").getItem(0)
@@ -138,9 +149,9 @@ def item_rows(playlists: DataFrame, pages: DataFrame) -> DataFrame:
                                schemas.API_PLAYLIST_ITEM, F.col("_raw"))
     i = F.col("_i")
     item_rules = [strict.iso_timestamp(i, "added_at"),
-                  *(strict.at_least(i, f"{key}.{n}", 0) for key in ("item", "track")
-                    for n in ("duration_ms", "disc_number", "track_number")),
-                  *(strict.no_nulls(i, f"{key}.artists") for key in ("item", "track"))]
+                  strict.not_after_fetch("added_at", api_timestamp(i.getField("added_at")).cast("long"),
+                                         F.col("observed_at").cast("long")),
+                  *_track_rules(i, "item."), *_track_rules(i, "track.")]
     payload = F.coalesce(F.col("_i.item"), F.col("_i.track"))
     uri = payload.getField("uri")
     is_local = F.coalesce(F.col("_i.is_local"), payload.getField("is_local"), F.lit(False)) | F.coalesce(
@@ -286,8 +297,7 @@ def track_objects(envelopes: DataFrame) -> DataFrame:
     track_id = F.coalesce(valid_spotify_id(t.getField("id")), spotify_id_from_uri(t.getField("uri"), "track"))
     reason = first_problem(
         F.col("_problem"),
-        *(rule.problem(t) for rule in (strict.at_least(t, "duration_ms", 0), strict.at_least(t, "disc_number", 0),
-                                        strict.at_least(t, "track_number", 0), strict.no_nulls(t, "artists"))),
+        *(rule.problem(t) for rule in _track_rules(t)),
         F.when(track_id.isNull(), F.lit("track object without a valid id")),
         id_against_uri(t, "track"),
     )
@@ -319,8 +329,8 @@ def album_objects(envelopes: DataFrame) -> DataFrame:
     album_id = valid_spotify_id(a.getField("id"))
     reason = first_problem(
         F.col("_problem"),
-        strict.at_least(a, "total_tracks", 0).problem(a),
-        strict.no_nulls(a, "artists").problem(a),
+        *(rule.problem(a) for rule in (strict.at_least(a, "total_tracks", 0), strict.release_date(a, "release_date"),
+                                        strict.no_nulls(a, "artists"), strict.spotify_id(a, "artists[0].id"))),
         F.when(album_id.isNull(), F.lit("album object without a valid id")),
     )
     return albums.select(

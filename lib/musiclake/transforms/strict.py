@@ -24,12 +24,13 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from musiclake.transforms.columns import first_problem
+from musiclake.transforms.columns import ID_LENGTH, first_problem, spotify_id_from_uri, valid_spotify_id
 
 # The parser's corrupt-record field: the record's raw text when a value did not have its declared type.
 CORRUPT = "_musiclake_corrupt_record"
 _OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
 _VALUE_CHARS = 80  # of a bad value quoted in a reason
+LATE_SECONDS = 86400  # a time in a record more than this after its fetch is impossible (clock skew aside)
 
 
 def with_corrupt(schema: T.StructType) -> T.StructType:
@@ -68,9 +69,18 @@ def _fields(schema: T.StructType, prefix: tuple[str, ...] = ()) -> list[tuple[tu
 
 
 def _get(struct: Column, path: tuple[str, ...]) -> Column:
+    """The field at ``path``; a name such as ``artists[0]`` is the first element of the list ``artists``."""
     for name in path:
+        name, _, index = name.partition("[")
         struct = struct.getField(name)
+        if index:
+            struct = struct.getItem(int(index.rstrip("]")))
     return struct
+
+
+def _at(parsed: Column, field: str) -> Column:
+    """The field at the dotted path ``field`` (such as ``item.artists[0].id``) of the struct ``parsed``."""
+    return _get(parsed, tuple(field.split(".")))
 
 
 def shadow_column(parsed: str) -> str:
@@ -139,7 +149,7 @@ class Rule:
     expected: str
 
     def problem(self, parsed: Column) -> Column:
-        value = _get(parsed, tuple(self.field.split(".")))
+        value = _at(parsed, self.field)
         return F.when(
             value.isNotNull() & ~F.coalesce(self.ok, F.lit(True)),
             F.concat(F.lit(f"impossible value in field {self.field}: "),
@@ -149,18 +159,44 @@ class Rule:
 
 def at_least(parsed: Column, field: str, minimum: int) -> Rule:
     """A rule: ``field`` is null or at least ``minimum``."""
-    return Rule(field, _get(parsed, tuple(field.split("."))) >= minimum, f"expected at least {minimum}")
+    return Rule(field, _at(parsed, field) >= minimum, f"expected at least {minimum}")
 
 
 def no_nulls(parsed: Column, field: str) -> Rule:
     """A rule: the list ``field`` is null or holds no null element (a list of objects whose first is curated)."""
-    return Rule(field, ~F.exists(_get(parsed, tuple(field.split("."))), lambda element: element.isNull()),
+    return Rule(field, ~F.exists(_at(parsed, field), lambda element: element.isNull()),
                 "expected no null element")
+
+
+def spotify_id(parsed: Column, field: str) -> Rule:
+    """A rule: ``field`` is null or a Spotify id (an id that is there but malformed is not curated as null)."""
+    return Rule(field, valid_spotify_id(_at(parsed, field)).isNotNull(),
+                f"expected a Spotify id: {ID_LENGTH} letters and digits")
+
+
+def spotify_uri(parsed: Column, field: str, kind: str) -> Rule:
+    """A rule: ``field`` is null or a ``spotify:<kind>:<id>`` URI."""
+    return Rule(field, spotify_id_from_uri(_at(parsed, field), kind).isNotNull(),
+                f"expected a spotify:{kind} URI")
+
+
+def release_date(parsed: Column, field: str) -> Rule:
+    """A rule: ``field`` (text) is null or a date of the API's precisions: ``YYYY``, ``YYYY-MM`` or
+    ``YYYY-MM-DD`` (``0000``: not known)."""
+    value = _at(parsed, field)
+    return Rule(field, value.rlike(r"^\d{4}(-\d{2}(-\d{2})?)?$") & value.cast("date").isNotNull(),
+                "expected a date as YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+def not_after_fetch(field: str, seconds: Column, fetched: Column) -> Rule:
+    """A rule: the time of ``field`` (``seconds``, epoch seconds) is null or at most :data:`LATE_SECONDS` after
+    the record was fetched (``fetched``, epoch seconds): a record cannot hold a time after it was fetched."""
+    return Rule(field, seconds <= fetched + LATE_SECONDS, "after it was fetched")
 
 
 def iso_timestamp(parsed: Column, field: str) -> Rule:
     """A rule: ``field`` (text) is null or an ISO-8601 timestamp."""
-    return Rule(field, F.to_timestamp(_get(parsed, tuple(field.split(".")))).isNotNull(),
+    return Rule(field, F.to_timestamp(_at(parsed, field)).isNotNull(),
                 "expected an ISO-8601 timestamp")
 
 
