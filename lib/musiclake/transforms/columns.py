@@ -12,10 +12,14 @@ _ID = rf"[0-9A-Za-z]{{{ID_LENGTH}}}"
 SPOTIFY_ID = rf"^{_ID}$"
 
 
+def is_spotify_uri(uri: Column, kind: str) -> Column:
+    """Whether ``uri`` is ``spotify:<kind>:<id>`` with a Spotify id (null for a null ``uri``)."""
+    return uri.rlike(rf"^spotify:{kind}:{_ID}$")
+
+
 def spotify_id_from_uri(uri: Column, kind: str) -> Column:
     """``spotify:<kind>:<id>`` -> ``<id>`` (null for other kinds, local files and malformed URIs)."""
-    prefix = f"spotify:{kind}:"
-    return F.when(uri.rlike(rf"^{prefix}{_ID}$"), F.substring(uri, len(prefix) + 1, ID_LENGTH))
+    return F.when(is_spotify_uri(uri, kind), F.substring(uri, len(f"spotify:{kind}:") + 1, ID_LENGTH))
 
 
 def valid_spotify_id(value: Column) -> Column:

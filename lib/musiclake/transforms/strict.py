@@ -24,7 +24,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from musiclake.transforms.columns import ID_LENGTH, first_problem, spotify_id_from_uri, valid_spotify_id
+from musiclake.transforms.columns import ID_LENGTH, SPOTIFY_ID, first_problem, is_spotify_uri
 
 # The parser's corrupt-record field: the record's raw text when a value did not have its declared type.
 CORRUPT = "_musiclake_corrupt_record"
@@ -170,13 +170,13 @@ def no_nulls(parsed: Column, field: str) -> Rule:
 
 def spotify_id(parsed: Column, field: str) -> Rule:
     """A rule: ``field`` is null or a Spotify id (an id that is there but malformed is not curated as null)."""
-    return Rule(field, valid_spotify_id(_at(parsed, field)).isNotNull(),
+    return Rule(field, _at(parsed, field).rlike(SPOTIFY_ID),
                 f"expected a Spotify id: {ID_LENGTH} letters and digits")
 
 
 def spotify_uri(parsed: Column, field: str, kind: str) -> Rule:
     """A rule: ``field`` is null or a ``spotify:<kind>:<id>`` URI."""
-    return Rule(field, spotify_id_from_uri(_at(parsed, field), kind).isNotNull(),
+    return Rule(field, is_spotify_uri(_at(parsed, field), kind),
                 f"expected a spotify:{kind} URI")
 
 
