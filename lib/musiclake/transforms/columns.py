@@ -12,6 +12,11 @@ _ID = rf"[0-9A-Za-z]{{{ID_LENGTH}}}"
 SPOTIFY_ID = rf"^{_ID}$"
 
 
+def is_spotify_id(value: Column) -> Column:
+    """Whether ``value`` is a 22-character base62 Spotify id (null for a null ``value``)."""
+    return value.rlike(SPOTIFY_ID)
+
+
 def is_spotify_uri(uri: Column, kind: str) -> Column:
     """Whether ``uri`` is ``spotify:<kind>:<id>`` with a Spotify id (null for a null ``uri``)."""
     return uri.rlike(rf"^spotify:{kind}:{_ID}$")
@@ -24,7 +29,7 @@ def spotify_id_from_uri(uri: Column, kind: str) -> Column:
 
 def valid_spotify_id(value: Column) -> Column:
     """``value`` when it is a 22-character base62 Spotify id, else null."""
-    return F.when(value.rlike(SPOTIFY_ID), value)
+    return F.when(is_spotify_id(value), value)
 
 
 def field_problem(raw_json: Column, parsed: Column, path: str) -> Column:

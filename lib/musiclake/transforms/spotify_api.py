@@ -101,13 +101,18 @@ def _page_items(pages: DataFrame, playlist_id: Column) -> DataFrame:
     ).withColumn("position", (F.col("_offset") + F.col("_index")).cast("int"))
 
 
+def _primary_artist_rules(parsed: Column, prefix: str = "") -> list[strict.Rule]:
+    """The impossible values of the ``artists`` of a track or an album at ``prefix`` in ``parsed``, whose first is
+    curated as the primary artist: a null artist, a malformed id of the first."""
+    return [strict.no_nulls(parsed, f"{prefix}artists"), strict.spotify_id(parsed, f"{prefix}artists[0].id")]
+
+
 def _track_rules(parsed: Column, prefix: str = "") -> list[strict.Rule]:
     """The impossible values of a TrackObject at ``prefix`` (``item.``) in ``parsed``, among the fields
-    :func:`_track_attributes` curates: a negative number, a null artist, a malformed id of its first artist or
+    :func:`_track_attributes` curates: a negative number, its :func:`_primary_artist_rules`, a malformed id of
     its album, a release date that is no date."""
     return [*(strict.at_least(parsed, f"{prefix}{n}", 0) for n in ("duration_ms", "disc_number", "track_number")),
-            strict.no_nulls(parsed, f"{prefix}artists"),
-            strict.spotify_id(parsed, f"{prefix}artists[0].id"),
+            *_primary_artist_rules(parsed, prefix),
             strict.spotify_id(parsed, f"{prefix}album.id"),
             strict.release_date(parsed, f"{prefix}album.release_date")]
 
@@ -330,7 +335,7 @@ def album_objects(envelopes: DataFrame) -> DataFrame:
     reason = first_problem(
         F.col("_problem"),
         *(rule.problem(a) for rule in (strict.at_least(a, "total_tracks", 0), strict.release_date(a, "release_date"),
-                                        strict.no_nulls(a, "artists"), strict.spotify_id(a, "artists[0].id"))),
+                                        *_primary_artist_rules(a))),
         F.when(album_id.isNull(), F.lit("album object without a valid id")),
     )
     return albums.select(

@@ -24,7 +24,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from musiclake.transforms.columns import ID_LENGTH, SPOTIFY_ID, first_problem, is_spotify_uri
+from musiclake.transforms.columns import ID_LENGTH, first_problem, is_spotify_id, is_spotify_uri
 
 # The parser's corrupt-record field: the record's raw text when a value did not have its declared type.
 CORRUPT = "_musiclake_corrupt_record"
@@ -170,7 +170,7 @@ def no_nulls(parsed: Column, field: str) -> Rule:
 
 def spotify_id(parsed: Column, field: str) -> Rule:
     """A rule: ``field`` is null or a Spotify id (an id that is there but malformed is not curated as null)."""
-    return Rule(field, _at(parsed, field).rlike(SPOTIFY_ID),
+    return Rule(field, is_spotify_id(_at(parsed, field)),
                 f"expected a Spotify id: {ID_LENGTH} letters and digits")
 
 
