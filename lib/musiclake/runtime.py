@@ -467,6 +467,41 @@ def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[N
                 spark.conf.set(key, value)
 
 
+# A small batch's queries evaluated by Spark's interpreter: no whole-stage code generation, and expressions,
+# projections and orderings built as objects instead of generated classes (see :func:`queries_for_batch`).
+INTERPRETED_QUERIES = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
+@contextmanager
+def queries_for_batch(spark: SparkSession, small: bool, what: str) -> Iterator[None]:
+    """Run the block's queries interpreted when the batch is ``small``, compiled (Spark's default) otherwise.
+
+    Spark compiles each query's stages and expressions to Java classes (Janino), which the JVM's JIT compiles
+    again once they run hot: a cost per query, paid back per row. A small batch's queries end before it pays back,
+    and the driver and the JIT take the cores the tasks would use; a big batch's rows need the compiled code.
+    The job decides by the size of what it is about to read (``what``, logged) and the block restores the
+    session's settings. A session that sets ``spark.sql.codegen.factoryMode`` itself (``MUSICLAKE_SPARK_CONF``,
+    Glue's ``--conf``) is left as it is.
+
+    Parameters
+    ----------
+    spark
+        The job's session.
+    small
+        Whether the batch is small enough to run interpreted (the job's own measure of its input).
+    what
+        The batch, as the log line names it (e.g. ``"4,612,345 landed bytes"``).
+    """
+    chosen = spark.conf.get("spark.sql.codegen.factoryMode", None)
+    if chosen is not None:
+        log.info("%s: queries as the session sets them (spark.sql.codegen.factoryMode=%s)", what, chosen)
+        yield
+        return
+    log.info("%s: queries %s", what, "interpreted (a small batch)" if small else "compiled")
+    with session_conf(spark, INTERPRETED_QUERIES if small else {}):
+        yield
+
+
 ARROW_TO_PANDAS = "spark.sql.execution.arrow.pyspark.enabled"
 
 

@@ -1,4 +1,5 @@
-"""Small fixed costs of the runtime: rows without a task per core, Spark's functions class looked up once."""
+"""Small fixed costs of the runtime: rows without a task per core, Spark's functions class looked up once, a small
+batch's queries interpreted."""
 
 from __future__ import annotations
 
@@ -33,3 +34,43 @@ def test_the_functions_class_is_looked_up_once_and_column_functions_still_work(s
     assert vars(jvm)["functions"]._fqn == "org.apache.spark.sql.functions"
     row = spark.range(3).select(F.sum(F.when(F.col("id") > 0, F.lit(2))).alias("s")).first()
     assert row["s"] == 4
+
+
+def _whole_stage_codegen(df) -> bool:
+    """Whether the plan Spark ran for ``df`` (adaptive execution's final plan: run first) had generated code: its
+    operators in a code-generated stage are printed ``*(<stage id>)``."""
+    df.collect()
+    return "*(" in df._jdf.queryExecution().executedPlan().toString()
+
+
+def test_a_small_batch_runs_its_queries_interpreted_and_the_session_gets_its_settings_back(spark, caplog):
+    from pyspark.sql import functions as F
+
+    from musiclake.runtime import INTERPRETED_QUERIES, queries_for_batch
+
+    def query():
+        return spark.range(10).withColumn("x", F.col("id") * 2).groupBy((F.col("x") % 3).alias("k")).count()
+
+    assert _whole_stage_codegen(query())
+    with caplog.at_level("INFO", logger="musiclake.runtime"), queries_for_batch(spark, True, "batch of 10 rows"):
+        assert {k: spark.conf.get(k) for k in INTERPRETED_QUERIES} == INTERPRETED_QUERIES
+        interpreted = query()
+        assert not _whole_stage_codegen(interpreted)
+        assert sorted(tuple(r) for r in interpreted.collect()) == [(0, 4), (1, 3), (2, 3)]
+    assert "batch of 10 rows: queries interpreted" in caplog.text
+    assert spark.conf.get("spark.sql.codegen.factoryMode", None) is None
+    assert _whole_stage_codegen(query())
+
+    with queries_for_batch(spark, False, "batch of many rows"):
+        assert spark.conf.get("spark.sql.codegen.factoryMode", None) is None
+        assert _whole_stage_codegen(query())
+
+
+def test_a_session_that_chose_its_code_generation_keeps_it_whatever_the_batch(spark):
+    from musiclake.runtime import queries_for_batch, session_conf
+
+    with session_conf(spark, {"spark.sql.codegen.factoryMode": "CODEGEN_ONLY"}):
+        with queries_for_batch(spark, True, "batch of 10 rows"):
+            assert spark.conf.get("spark.sql.codegen.factoryMode") == "CODEGEN_ONLY"
+            assert spark.conf.get("spark.sql.codegen.wholeStage") == "true"
+        assert spark.conf.get("spark.sql.codegen.factoryMode") == "CODEGEN_ONLY"

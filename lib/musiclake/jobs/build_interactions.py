@@ -20,7 +20,7 @@ from musiclake import bookkeeping, schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake, TableState
 from musiclake.options import JobOptions
-from musiclake.runtime import concurrently
+from musiclake.runtime import concurrently, queries_for_batch
 from musiclake.schemas import PLAYLIST_ID, TableSpec
 from musiclake.transforms.curate import DELETE_FLAG  # the MERGE batch's rows that delete (as for memberships)
 from musiclake.transforms.ids import new_indices, with_indices
@@ -33,6 +33,9 @@ log = logging.getLogger("musiclake.jobs.build_interactions")
 
 # The tables this job creates or writes (their catalog registrations are checked before it writes anything).
 WRITES = (schemas.INTERACTIONS, schemas.PLAYLIST_IDS, schemas.TRACK_IDS, schemas.JOB_RUNS)
+# A batch of at most this many pairs extends the id maps and writes ``interactions`` with its queries interpreted
+# (:func:`runtime.queries_for_batch`); where compiling stops paying is measured in BENCHMARKS.md.
+INTERPRETED_MAX_PAIRS = 200_000
 
 
 @dataclass(frozen=True)
@@ -84,22 +87,25 @@ def build(lake: Lake, opts: BuildInteractionsOptions, job: JobRun, state: TableS
     try:
         pairs = playlist_track_pairs(membership if changed is None else of_playlists(membership, changed)).persist()
         job.records_read = pairs.count()
-        extend_id_maps(lake, pairs, job)
-        interactions = pairs.transform(with_indices(lake.load(schemas.PLAYLIST_IDS), lake.load(schemas.TRACK_IDS)))
-        if changed is None:
-            # every pair has both its indices (the maps were just extended), so no pair read means no row
-            written = lake.merge(schemas.INTERACTIONS, interactions, delete_missing=True,
-                                 rows=job.records_read)
-            note = f"full sync of playlist_tracks v{version}"
-            if last is not None and not same_table:
-                note += " (not the table the last run read: created again since)"
-        else:
-            # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
-            batch = replacing(lake, interactions, changed).persist()
-            written = lake.merge(schemas.INTERACTIONS, batch, delete_flag=DELETE_FLAG)
-            note = f"{n_changed} playlists changed in playlist_tracks v{after + 1}-v{version} (change data feed)"
-        job.records_written[schemas.INTERACTIONS.name] = written
-        job.record(lake, "succeeded", note)
+        with queries_for_batch(lake.spark, job.records_read <= INTERPRETED_MAX_PAIRS,
+                               f"{job.records_read:,} playlist-track pairs"):
+            extend_id_maps(lake, pairs, job)
+            interactions = pairs.transform(with_indices(lake.load(schemas.PLAYLIST_IDS),
+                                                        lake.load(schemas.TRACK_IDS)))
+            if changed is None:
+                # every pair has both its indices (the maps were just extended), so no pair read means no row
+                written = lake.merge(schemas.INTERACTIONS, interactions, delete_missing=True,
+                                     rows=job.records_read)
+                note = f"full sync of playlist_tracks v{version}"
+                if last is not None and not same_table:
+                    note += " (not the table the last run read: created again since)"
+            else:
+                # persisted: the MERGE reads its batch twice (the batch's key literals, then the MERGE itself)
+                batch = replacing(lake, interactions, changed).persist()
+                written = lake.merge(schemas.INTERACTIONS, batch, delete_flag=DELETE_FLAG)
+                note = f"{n_changed} playlists changed in playlist_tracks v{after + 1}-v{version} (change data feed)"
+            job.records_written[schemas.INTERACTIONS.name] = written
+            job.record(lake, "succeeded", note)
     finally:
         for frame in (pairs, batch, changed):
             if frame is not None:

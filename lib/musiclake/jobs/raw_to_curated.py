@@ -10,6 +10,7 @@ written then); a plan that fails a check writes nothing but the quarantine and t
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,13 +21,16 @@ from musiclake import bookkeeping, landing, schemas
 from musiclake.bookkeeping import JobRun
 from musiclake.lake import Lake, TypedBody, load_envelopes
 from musiclake.options import JobOptions, OptionsError
-from musiclake.runtime import concurrently, phase, storage_memory
+from musiclake.runtime import concurrently, phase, queries_for_batch, storage_memory
 from musiclake.transforms import curate, mpd, quality
 
 log = logging.getLogger("musiclake.jobs.raw_to_curated")
 
 # The tables this job creates or writes (their catalog registrations are checked before it writes anything).
 WRITES = (*schemas.CURATED_TABLES, *schemas.BOOKKEEPING_TABLES)
+# A batch up to this many landed bytes runs its queries interpreted (:func:`runtime.queries_for_batch`): about
+# 3,500 MPD playlists. Where compiling stops paying is measured in BENCHMARKS.md.
+INTERPRETED_MAX_LANDED_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,59 +64,65 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
     Each stage's Spark jobs run under a job group ``<job name>/<stage>`` (:func:`runtime.phase`): the plan of
     actions in docs/etl.md, kept by a test. Up to the plan the job only reads, while the catalog registrations
     are checked in a thread (:meth:`Lake.checking_registrations`); nothing is written before that check passed.
+    Once the runs are known, a batch of at most :data:`INTERPRETED_MAX_LANDED_BYTES` runs its queries interpreted
+    (:func:`runtime.queries_for_batch`).
     """
     stage = partial(phase, lake.spark, opts.job_name, work=job.spark_work)
     plan = None
-    try:
-        with lake.checking_registrations(WRITES):  # a conflict leaves nowhere safe to record even a failed run
-            with stage("find runs"):
-                runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
-            job.landing_runs = [m.run_id for m in runs]
-            files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
-            if files:
-                bookkeeping.check_landed_files(lake.spark, runs, opts.raw_path, checksums=opts.verify_checksums)
-                with stage("plan"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
-                    stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
-                    plan = plan_batch(lake, opts, job, runs, files, stored)
-        if not runs:
-            job.record(lake, "skipped", "no new complete landing runs")
-            return
-        if plan is None:  # e.g. an API run that found nothing new: nothing to curate, but the runs are done
-            bookkeeping.mark_processed(lake, runs, job)
-            job.record(lake, "skipped", "new landing runs hold no files")
-            return
-        # one query over the kept stage: records per run, items, quarantined records, what is not curated (and, in a
-        # big batch, the cached frames that read the stage computed)
-        with stage("count"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
-            counts = plan.count()
-        plan.release_stage()  # a big batch's: read by nothing after the count, its memory goes to the membership
-        job.records_read = counts.records_read
-        job.records_quarantined = counts.quarantined
-        with stage("quarantine"):
-            save_quarantine(lake, plan.quarantine, counts.quarantined)
-        bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
-        with stage("check"):  # every check, in one query over the outputs (which it caches for the MERGEs)
-            rows = check(plan, stored["tracks"], counts.read_per_run, manifest_records(runs))
-        with stage("merge"):
-            save(lake, plan, job, rows)
-        with stage("record"):
-            bookkeeping.mark_processed(lake, runs, job)
-            job.record(lake, "succeeded", uncurated_note(counts))
-    finally:
-        if plan is not None:
-            plan.release()  # the plan's cached frames, whether it was saved or not
+    with ExitStack() as batch_settings:
+        try:
+            with lake.checking_registrations(WRITES):  # a conflict leaves nowhere safe to record even a failed run
+                with stage("find runs"):
+                    runs = bookkeeping.runs_to_process(lake, opts.raw_path, reprocess=opts.reprocess)
+                job.landing_runs = [m.run_id for m in runs]
+                files = [uri for m in runs for uri in m.file_uris(opts.raw_path)]
+                if files:
+                    landed = sum(f.bytes for m in runs for f in m.files)
+                    batch_settings.enter_context(queries_for_batch(
+                        lake.spark, landed <= INTERPRETED_MAX_LANDED_BYTES, f"batch of {landed:,} landed bytes"))
+                    bookkeeping.check_landed_files(lake.spark, runs, opts.raw_path, checksums=opts.verify_checksums)
+                    with stage("plan"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
+                        stored = {t.name: lake.load_current(t) for t in schemas.CURATED_TABLES}
+                        plan = plan_batch(lake, opts, job, runs, files, stored, landed)
+            if not runs:
+                job.record(lake, "skipped", "no new complete landing runs")
+                return
+            if plan is None:  # e.g. an API run that found nothing new: nothing to curate, but the runs are done
+                bookkeeping.mark_processed(lake, runs, job)
+                job.record(lake, "skipped", "new landing runs hold no files")
+                return
+            # one query over the kept stage: records per run, items, quarantined records, what is not curated (and,
+            # in a big batch, the cached frames that read the stage computed)
+            with stage("count"), bookkeeping.naming_unreadable_files(runs, opts.raw_path):
+                counts = plan.count()
+            plan.release_stage()  # a big batch's: read by nothing after the count, its memory goes to the membership
+            job.records_read = counts.records_read
+            job.records_quarantined = counts.quarantined
+            with stage("quarantine"):
+                save_quarantine(lake, plan.quarantine, counts.quarantined)
+            bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
+            with stage("check"):  # every check, in one query over the outputs (which it caches for the MERGEs)
+                rows = check(plan, stored["tracks"], counts.read_per_run, manifest_records(runs))
+            with stage("merge"):
+                save(lake, plan, job, rows)
+            with stage("record"):
+                bookkeeping.mark_processed(lake, runs, job)
+                job.record(lake, "succeeded", uncurated_note(counts))
+        finally:
+            if plan is not None:
+                plan.release()  # the plan's cached frames, whether it was saved or not
 
 
 def plan_batch(lake: Lake, opts: RawToCuratedOptions, job: JobRun, runs: list[landing.Manifest], files: list[str],
-               stored: dict[str, DataFrame]) -> curate.CuratedPlan:
-    """The curated updates of the batch's landing ``files`` against the ``stored`` tables (lazily, but for the
-    small queries :func:`curate.plan` runs)."""
+               stored: dict[str, DataFrame], landed: int) -> curate.CuratedPlan:
+    """The curated updates of the batch's landing ``files`` (``landed`` bytes, as the manifests list them) against
+    the ``stored`` tables (lazily, but for the small queries :func:`curate.plan` runs)."""
     # The MPD's playlist files (most of a big batch) parsed once, each body typed, as the reader reads the line.
     mpd_files = tuple(uri for m in runs if m.source == "mpd" for uri in m.file_uris(opts.raw_path, "playlists"))
     typed = TypedBody("mpd", "playlists", mpd.BODY, mpd_files) if mpd_files else None
     envelopes = load_envelopes(lake.spark, files, opts.max_record_bytes, typed)
     present = {(m.source, f.entity) for m in runs for f in m.files}
-    landed, storage = sum(f.bytes for m in runs for f in m.files), storage_memory(lake.spark)
+    storage = storage_memory(lake.spark)
     keep_items = curate.keeps_items(landed, storage)
     log.info("batch of %d landed bytes, %d bytes of storage memory: MPD items %s", landed, storage,
              "kept" if keep_items else "exploded again by each query (not kept)")
