@@ -24,6 +24,7 @@ found automatically under /usr/lib/jvm when unset).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -540,12 +542,49 @@ def small_frame(spark: SparkSession, rows: Sequence[Any], schema: Any) -> DataFr
     """Driver-side ``rows`` (a few: a job run, the runs processed) as a DataFrame of ``schema``, in one partition,
     or in none when there are no rows (e.g. a table that does not exist yet, read as empty).
 
-    ``spark.createDataFrame(rows, schema)`` splits a local list into ``spark.default.parallelism`` partitions, and
-    each partition is a task that needs a Python worker: eight tasks to read nothing from an empty list, at
-    every read of it, in every query that joins the stored table of a first load.
+    ``rows`` are tuples in the schema's column order, ``Row`` objects or dicts. They reach the JVM as one JSON text
+    in the query (parsed there with ``schema``, failing on any value not of its type), not as a Python RDD:
+    ``spark.createDataFrame`` of a local list makes one, and each of its tasks needs a Python worker (the first
+    one started per process); a list also becomes ``spark.default.parallelism`` partitions, a task each per read.
     """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
     sc = spark.sparkContext
-    return spark.createDataFrame(sc.parallelize(list(rows), 1) if rows else sc.emptyRDD(), schema)
+    if not rows:
+        return spark.createDataFrame(sc.emptyRDD(), schema)
+    struct = schema if isinstance(schema, T.StructType) else spark.createDataFrame(sc.emptyRDD(), schema).schema
+    text = json.dumps([_as_json(row, struct) for row in rows], default=_json_value)
+    parsed = F.from_json(F.lit(text), T.ArrayType(struct), {"mode": "FAILFAST"})
+    return spark.range(1, numPartitions=1).select(F.explode(parsed).alias("row")).select("row.*")
+
+
+def _as_json(value: Any, kind: Any) -> Any:
+    """``value`` of Spark type ``kind`` as ``json`` writes it: a struct (tuple in field order, ``Row`` or dict) as an
+    object, arrays and maps element by element."""
+    from pyspark.sql import types as T
+
+    if value is None:
+        return None
+    if isinstance(kind, T.StructType):
+        names = kind.fieldNames()
+        fields = (value.asDict() if isinstance(value, T.Row) else value if isinstance(value, Mapping)
+                  else dict(zip(names, value, strict=True)))
+        if unknown := set(fields) - set(names):
+            raise ValueError(f"small_frame: fields {sorted(unknown)} are not in the schema ({', '.join(names)})")
+        return {f.name: _as_json(fields.get(f.name), f.dataType) for f in kind.fields}
+    if isinstance(kind, T.ArrayType):
+        return [_as_json(v, kind.elementType) for v in value]
+    if isinstance(kind, T.MapType):
+        return {k: _as_json(v, kind.valueType) for k, v in value.items()}
+    return value
+
+
+def _json_value(value: Any) -> str:
+    """How :func:`small_frame` writes dates and times: ISO 8601 (a naive time is read in the session's time zone)."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"small_frame: {type(value).__name__} value {value!r} has no JSON form")
 
 
 def release(df: DataFrame) -> None:

@@ -23,6 +23,47 @@ def test_no_rows_make_a_frame_without_partitions_and_a_few_rows_one_partition(sp
     assert sorted(tuple(r) for r in rows.collect()) == [("a", 1), ("b", 2)]
 
 
+def test_rows_reach_the_jvm_without_a_python_rdd_and_keep_their_values(spark):
+    from datetime import UTC, date, datetime
+
+    from pyspark.sql import Row
+
+    schema = "id string, n bigint, x double, ok boolean, at timestamp, day date, tags array<string>, " \
+             "counts map<string,bigint>, inner struct<a: int, b: string>"
+    at = datetime(2026, 12, 4, 3, 0, 1, 123456)
+    given = [
+        ("a\"b\n", 2**40, 0.1, True, at, date(2026, 2, 28), ["x", None], {"t": 5}, Row(a=1, b="é")),
+        Row(id="c", n=None, x=float("nan"), ok=False, at=at.replace(tzinfo=UTC), day=None, tags=[], counts={},
+            inner=None),
+        {"id": "d", "n": -1, "x": None, "ok": None, "at": None, "day": None, "tags": None, "counts": None,
+         "inner": {"a": None, "b": "z"}},
+    ]
+
+    frame = small_frame(spark, given, schema)
+    got = {r["id"]: r for r in frame.collect()}
+
+    # createDataFrame of a local list reads a Python RDD (a Python worker per task); these rows are a query's text
+    assert "LogicalRDD" not in frame._jdf.queryExecution().analyzed().toString()
+    assert frame.rdd.getNumPartitions() == 1
+    assert tuple(got['a"b\n']) == ('a"b\n', 2**40, 0.1, True, at, date(2026, 2, 28), ["x", None], {"t": 5},
+                                   Row(a=1, b="é"))
+    assert got["c"]["at"] == at  # an aware time read as the session's (UTC) naive time
+    assert got["c"]["x"] != got["c"]["x"] and got["c"]["tags"] == [] and got["c"]["counts"] == {}
+    assert got["d"]["inner"] == Row(a=None, b="z") and got["d"]["n"] == -1
+
+
+def test_a_row_value_not_of_its_column_type_fails_instead_of_becoming_null(spark):
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    with pytest.raises((PySparkException, Py4JJavaError), match="(?i)malformed|FAILFAST"):
+        small_frame(spark, [("a", "not a number")], "id string, n bigint").collect()
+    with pytest.raises(ValueError):  # a tuple of another length than the schema's
+        small_frame(spark, [("a",)], "id string, n bigint")
+    with pytest.raises(ValueError, match="not in the schema"):
+        small_frame(spark, [{"id": "a", "m": 1}], "id string, n bigint")
+
+
 def test_the_functions_class_is_looked_up_once_and_column_functions_still_work(spark):
     from pyspark.sql import functions as F
 
