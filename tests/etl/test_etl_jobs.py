@@ -357,6 +357,16 @@ def _short_manifest(raw: str, playlists: list[dict]) -> tuple[str, str, int]:
     return run_id, "records read match the manifests", 0
 
 
+def _short_manifest_and_a_bad_line(raw: str, playlists: list[dict]) -> tuple[str, str, int]:
+    """A run with a line that is not JSON (within the --max_bad_fraction the test allows) whose manifest promises
+    one record more than its file holds: the check fails while the quarantine is saved (the two run together)."""
+    run_id = landing.new_run_id("mpd")
+    part = _write_part(raw, run_id, 0, [*_mpd_lines(run_id, playlists), "not json"])
+    part.records += 1
+    _write_manifest(raw, run_id, [part])
+    return run_id, "records read match the manifests", 1
+
+
 def _mostly_bad(raw: str, playlists: list[dict]) -> tuple[str, str, int]:
     """A complete run most of whose records are lines that are not JSON (quarantined: far above the default
     --max_bad_fraction of 5 %, whatever the playlists' lengths)."""
@@ -365,8 +375,9 @@ def _mostly_bad(raw: str, playlists: list[dict]) -> tuple[str, str, int]:
 
 
 @pytest.mark.parametrize(("land_failing_run", "error"), [(_short_manifest, DataQualityError),
+                                                          (_short_manifest_and_a_bad_line, DataQualityError),
                                                           (_mostly_bad, BadInputError)],
-                         ids=["manifest-count-mismatch", "too-much-bad-input"])
+                         ids=["manifest-count-mismatch", "count-mismatch-beside-bad-input", "too-much-bad-input"])
 def test_a_failing_quality_gate_records_a_failed_run_and_leaves_every_table_version_unchanged(
     spark, pipeline_copy, catalog, land_failing_run, error
 ):
@@ -385,7 +396,7 @@ def test_a_failing_quality_gate_records_a_failed_run_and_leaves_every_table_vers
 
     spark.catalog.clearCache()
     with pytest.raises(error, match=message):
-        _curate(raw, lake, db)
+        _curate(raw, lake, db, "--max_bad_fraction", "0.5")
 
     assert _nothing_cached(spark), "the failed run left cached DataFrames behind"
     after = {name: tables.version(spec) for name, spec in schemas.TABLES.items() if tables.exists(spec)}

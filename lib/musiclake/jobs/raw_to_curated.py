@@ -10,7 +10,8 @@ written then); a plan that fails a check writes nothing but the quarantine and t
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from functools import partial
 
@@ -98,11 +99,8 @@ def curate_new_runs(lake: Lake, opts: RawToCuratedOptions, job: JobRun) -> None:
             plan.release_stage()  # a big batch's: read by nothing after the count, its memory goes to the membership
             job.records_read = counts.records_read
             job.records_quarantined = counts.quarantined
-            with stage("quarantine"):
-                save_quarantine(lake, plan.quarantine, counts.quarantined)
-            bookkeeping.check_bad_fraction(job.records_quarantined, job.records_read, opts.max_bad_fraction)
-            with stage("check"):  # every check, in one query over the outputs (which it caches for the MERGEs)
-                rows = check(plan, stored["tracks"], counts.read_per_run, manifest_records(runs))
+            rows = quarantine_and_check(lake, plan, counts, stored["tracks"], manifest_records(runs),
+                                        opts.max_bad_fraction, stage)
             with stage("merge"):
                 save(lake, plan, job, rows)
             with stage("record"):
@@ -127,6 +125,31 @@ def plan_batch(lake: Lake, opts: RawToCuratedOptions, job: JobRun, runs: list[la
     log.info("batch of %d landed bytes, %d bytes of storage memory: MPD items %s", landed, storage,
              "kept" if keep_items else "exploded again by each query (not kept)")
     return curate.plan(envelopes, stored, job.job_run_id, job.today, present, keep_items)
+
+
+def quarantine_and_check(lake: Lake, plan: curate.CuratedPlan, counts: curate.BatchCounts, stored_tracks: DataFrame,
+                         promised: dict[str, int], max_bad_fraction: float,
+                         stage: Callable[[str], AbstractContextManager[None]]) -> dict[str, int]:
+    """Save the batch's quarantine and :func:`check` the plan, at the same time (:func:`runtime.concurrently`:
+    each is mostly the driver's planning and, on a first run, creating a table); returns the check's row counts.
+
+    The quarantine is saved whatever follows, to be inspected: a batch with more bad records than
+    ``--max_bad_fraction`` allows saves it alone and fails without the check, and a failing check raises only
+    after the quarantine is saved (a re-run MERGEs the same bad records once)."""
+    def quarantined() -> None:
+        with stage("quarantine"):
+            save_quarantine(lake, plan.quarantine, counts.quarantined)
+
+    def checked() -> dict[str, int]:
+        with stage("check"):  # every check, in one query over the outputs (which it caches for the MERGEs)
+            return check(plan, stored_tracks, counts.read_per_run, promised)
+
+    try:
+        bookkeeping.check_bad_fraction(counts.quarantined, counts.records_read, max_bad_fraction)
+    except bookkeeping.BadInputError:
+        quarantined()
+        raise
+    return concurrently({"quarantine": quarantined, "check": checked})["check"]
 
 
 def save_quarantine(lake: Lake, quarantine: DataFrame, bad: int) -> None:
