@@ -471,7 +471,8 @@ def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[N
 
 # A small batch's queries evaluated by Spark's interpreter: no whole-stage code generation, and expressions,
 # projections and orderings built as objects instead of generated classes (see :func:`queries_for_batch`).
-INTERPRETED_QUERIES = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+FACTORY_MODE = "spark.sql.codegen.factoryMode"
+INTERPRETED_QUERIES = {"spark.sql.codegen.wholeStage": "false", FACTORY_MODE: "NO_CODEGEN"}
 
 
 @contextmanager
@@ -494,9 +495,9 @@ def queries_for_batch(spark: SparkSession, small: bool, what: str) -> Iterator[N
     what
         The batch, as the log line names it (e.g. ``"4,612,345 landed bytes"``).
     """
-    chosen = spark.conf.get("spark.sql.codegen.factoryMode", None)
+    chosen = spark.conf.get(FACTORY_MODE, None)
     if chosen is not None:
-        log.info("%s: queries as the session sets them (spark.sql.codegen.factoryMode=%s)", what, chosen)
+        log.info("%s: queries as the session sets them (%s=%s)", what, FACTORY_MODE, chosen)
         yield
         return
     log.info("%s: queries %s", what, "interpreted (a small batch)" if small else "compiled")

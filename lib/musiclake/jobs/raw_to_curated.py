@@ -122,7 +122,7 @@ def plan_batch(lake: Lake, opts: RawToCuratedOptions, job: JobRun, runs: list[la
     present = {(m.source, f.entity) for m in runs for f in m.files}
     storage = storage_memory(lake.spark)
     keep_items = curate.keeps_items(landed, storage)
-    log.info("batch of %d landed bytes, %d bytes of storage memory: MPD items %s", landed, storage,
+    log.info("%d bytes of storage memory: MPD items %s", storage,
              "kept" if keep_items else "exploded again by each query (not kept)")
     return curate.plan(envelopes, stored, job.job_run_id, job.today, present, keep_items)
 
