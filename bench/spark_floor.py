@@ -14,9 +14,15 @@ jobs do). Each batch is ``--rows`` rows
 computed from a range: no landing file read, nothing parsed, deduplicated or checked. What ``raw_to_interactions``
 takes on an empty lake beyond this is its own work.
 
+With ``--parse LANDING``, instead: the floor of reading a landing zone as ``raw_to_curated`` reads it, with the
+job's own reader (``lake.load_envelopes``, the MPD playlist files' bodies typed by the reader as in the job), each
+MPD playlist's tracks exploded from the typed body, and one aggregation over the items (their count, distinct
+track URIs): every line read and parsed once, nothing kept, checked, deduplicated, shuffled beyond that
+aggregation, or written. What the job's *plan* and *count* stages take beyond this is their own work.
+
 Usage::
 
-    python bench/spark_floor.py [--merges 5] [--etl-tables [--rows 1000]] [--no-write]
+    python bench/spark_floor.py [--merges 5] [--etl-tables [--rows 1000]] [--parse LANDING] [--no-write]
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--etl-tables", action="store_true",
                         help="the writes of both ETL jobs into an empty lake instead of one table's MERGEs")
     parser.add_argument("--rows", type=int, default=1000, help="rows per table with --etl-tables")
+    parser.add_argument("--parse", metavar="LANDING",
+                        help="the floor of reading and parsing this landing zone (its complete runs) instead")
     parser.add_argument("--no-write", action="store_true", help="print only, do not append to BENCHMARKS.md")
     args = parser.parse_args(argv)
 
@@ -60,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     mark("session (JVM, Spark, Delta and Hive classes)")
     if args.etl_tables:
         return etl_tables(spark, work, args, mark, marks, started)
+    if args.parse:
+        return parse(spark, work, args, mark, marks, started)
     path = str(work / "t")
     spark.range(1000).selectExpr("id", "cast(id as string) AS s").write.format("delta").save(path)
     mark("first Delta write (1,000 rows)")
@@ -75,23 +85,22 @@ def main(argv: list[str] | None = None) -> int:
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
         merge_times.append(time.monotonic() - t0)
     mark(f"{args.merges} MERGEs of 1,000 rows")
-    total = marks[-1][1] - started
-    rows = [f"| {step} | {t - (marks[i - 1][1] if i else started):.1f} s |" for i, (step, t) in enumerate(marks)]
-    body = "\n".join([
-        "One fresh process, as Glue starts a job; the machine otherwise as the load says.",
-        "",
-        "| step | wall |",
-        "|---|---|",
-        *rows,
-        f"| **total** (interpreter start excluded) | **{total:.1f} s** |",
-        "",
-        "MERGEs one by one: " + ", ".join(f"{t:.1f}" for t in merge_times) + " s.",
-    ])
-    append_section("Spark + Delta floor: a job that does nothing of its own", body, write=not args.no_write)
+    report("Spark + Delta floor: a job that does nothing of its own",
+           "One fresh process, as Glue starts a job; the machine otherwise as the load says.", marks, started, args,
+           "MERGEs one by one: " + ", ".join(f"{t:.1f}" for t in merge_times) + " s.")
     spark.sql(f"DROP DATABASE {database} CASCADE")  # not left in the metastore under $MUSICLAKE_HOME
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def report(title: str, intro: str, marks, started: float, args, after: str = "") -> None:
+    """Print the steps' wall times as a table and append it to BENCHMARKS.md (unless ``--no-write``)."""
+    total = marks[-1][1] - started
+    rows = [f"| {step} | {t - (marks[i - 1][1] if i else started):.1f} s |" for i, (step, t) in enumerate(marks)]
+    total_row = f"| **total** (interpreter start excluded) | **{total:.1f} s** |"
+    body = "\n".join([intro, "", "| step | wall |", "|---|---|", *rows, total_row, *(["", after] if after else [])])
+    append_section(title, body, write=not args.no_write)
 
 
 # The ETL jobs' writes into an empty lake, in their order; a tuple is a wave written at the same time (as the jobs
@@ -152,20 +161,44 @@ def etl_tables(spark, work: Path, args, mark, marks, started) -> int:
                                         rows=args.rows) for name in wave})
             written += args.rows
         mark(" + ".join(wave) + (" (a row appended)" if wave == ("job_runs",) else ""))
-    total = marks[-1][1] - started
-    rows = [f"| {step} | {t - (marks[i - 1][1] if i else started):.1f} s |" for i, (step, t) in enumerate(marks)]
-    body = "\n".join([
-        f"One fresh process, as Glue starts a job; the ETL jobs' writes into an empty lake, {args.rows:,} rows per "
-        "table (one per `job_runs` write), through `Lake.merge` (`Lake.append` for `job_runs`); the machine otherwise "
-        "as the load says.",
-        "",
-        "| step | wall |",
-        "|---|---|",
-        *rows,
-        f"| **total** (interpreter start excluded) | **{total:.1f} s** |",
-    ])
-    append_section("Spark + Delta floor: the ETL jobs' writes and nothing else", body, write=not args.no_write)
+    report("Spark + Delta floor: the ETL jobs' writes and nothing else",
+           f"One fresh process, as Glue starts a job; the ETL jobs' writes into an empty lake, {args.rows:,} rows per "
+           "table (one per `job_runs` write), through `Lake.merge` (`Lake.append` for `job_runs`); the machine "
+           "otherwise as the load says.", marks, started, args)
     spark.sql(f"DROP DATABASE {database} CASCADE")  # not left in the metastore under $MUSICLAKE_HOME
+    spark.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def parse(spark, work: Path, args, mark, marks, started) -> int:
+    from pyspark.sql import functions as F
+
+    from musiclake import landing
+    from musiclake.lake import TypedBody, load_envelopes
+    from musiclake.transforms import mpd
+    from musiclake.transforms.envelopes import TYPED_BODY_COLUMN
+
+    runs = landing.complete_runs(args.parse)
+    if not runs:
+        raise SystemExit(f"spark_floor: no complete landing run under {args.parse}; land one first "
+                         "(musiclake-extract mpd ...)")
+    files = [uri for m in runs for uri in m.file_uris(args.parse)]
+    typed_files = tuple(uri for m in runs if m.source == "mpd" for uri in m.file_uris(args.parse, "playlists"))
+    landed = sum(f.bytes for m in runs for f in m.files)
+    mark(f"complete runs found: {len(runs)}, {len(files)} files, {landed:,} bytes landed")
+    envelopes = load_envelopes(spark, files, typed=TypedBody("mpd", "playlists", mpd.BODY, typed_files)
+                               if typed_files else None)
+    tracks = F.col(TYPED_BODY_COLUMN).getField("tracks") if typed_files else F.lit(None).cast("array<string>")
+    items = envelopes.select(F.explode_outer(tracks).alias("t"))
+    uri = F.col("t").getField("track_uri") if typed_files else F.col("t")
+    got = items.agg(F.count("*").alias("lines"), F.count("t").alias("items"),
+                    F.approx_count_distinct(uri).alias("tracks")).first()
+    mark(f"read, parsed, exploded, aggregated: {got['items']:,} MPD items (about {got['tracks']:,} tracks)")
+    report("Spark floor: reading and parsing a landing zone, nothing else",
+           f"One fresh process, as Glue starts a job; `{args.parse}` read with the job's reader (the MPD playlist "
+           "files' bodies typed by the reader), the MPD items exploded and aggregated once; nothing kept, checked or "
+           "written; the machine otherwise as the load says.", marks, started, args)
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
     return 0
