@@ -569,11 +569,17 @@ def _read_envelopes(spark: SparkSession, files: list[str], max_record_bytes: int
     json_options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": schemas.CORRUPT_COLUMN,
                     "maxStringLen": str(max(landing.MAX_RECORD_BYTES, max_record_bytes)), "allowSingleQuotes": "false"}
     line, size = F.col("value"), F.octet_length("value")
-    # Jackson stops at the end of the line's first JSON value: a line with more after it (`{...} xyz`) is no JSON
-    # line, so a line is parsed only when it ends with its object (JSON's blanks after it allowed).
+    # Jackson stops at the end of the line's first JSON value and ignores what follows: a line with more after it
+    # (`{...} xyz`, or a second object: `{...}{...}`, `{...},{...}`) is no JSON line, and would lose what follows
+    # unseen. A line is parsed only when it ends with its object (JSON's blanks after it allowed) and, read as the
+    # elements of a JSON array, is exactly one value: `[{...}{...}]` is no JSON, `[{...},{...}]` holds two. That
+    # read builds nothing (`json_array_length`: Jackson skips each element), but tokenises the line once more: up to
+    # ~3 s of a 28 s read of 100k playlists (BENCHMARKS.md); a line over the size limit is not read by it.
     fits = size <= F.lit(max_record_bytes)
+    elements = F.json_array_length(F.concat(F.lit("["), line, F.lit("]")))  # null when that is no JSON
+    one_value = F.coalesce(elements == 1, F.lit(False))
     lines = (spark.read.text(files).filter(F.trim(line) != "")
-             .withColumn("_whole", F.expr("trim(TRAILING ' \\t' FROM value)").endswith("}")))
+             .withColumn("_whole", F.expr("trim(TRAILING ' \\t' FROM value)").endswith("}") & (~fits | one_value)))
     whole = F.col("_whole")
     readable = fits & whole  # what the JSON parser is given; any other line is kept as text
     typed_by = typed if typed_only else None

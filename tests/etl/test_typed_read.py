@@ -42,8 +42,15 @@ LINES = {
     "not JSON": '{"run_id": "' + RUN + '", "body": {',
     "over the size limit": _mpd("over the size limit", mpd_playlist(9, tracks=range(100))),
     "text after the object": _mpd("text after the object", mpd_playlist(10)) + " xyz",
+    "text after the object, ending in a brace": _mpd("text ending in a brace", mpd_playlist(12)) + " xyz}",
+    "two objects glued": _mpd("glued", mpd_playlist(13)) + _mpd("glued, second", mpd_playlist(14)),
+    "a second object after blanks": _mpd("then blanks", mpd_playlist(15)) + ' {"x": 1}',
+    "two objects, a comma between": _mpd("comma", mpd_playlist(16)) + "," + _mpd("comma, second", mpd_playlist(17)),
     "blanks after the object": _mpd("blanks after the object", mpd_playlist(11)) + " \t ",
 }
+# lines holding more than their object: each is one malformed line
+AFTER_THE_OBJECT = ("text after the object", "text after the object, ending in a brace", "two objects glued",
+                    "a second object after blanks", "two objects, a comma between")
 # every value of its type, the envelope complete
 CLEAN = {"clean", "spaced", "impossible", "no tracks", "blanks after the object"}
 
@@ -60,9 +67,10 @@ def test_only_clean_lines_of_the_typed_files_are_parsed_once_the_rest_as_text(sp
     read = load_envelopes(spark, [path], MAX_RECORD_BYTES, TypedBody("mpd", "playlists", mpd.BODY, (path,)))
     rows = read.collect()
     assert len(rows) == len(LINES)  # the blank line skipped, as before
-    # Jackson would read the object and stop before the text after it: the line is no JSON line
-    trailing = next(r for r in rows if r[CORRUPT_COLUMN] == LINES["text after the object"])
-    assert trailing["key"] is None and trailing["body"] is None
+    # Jackson would read the first object and stop before what follows it, losing it unseen: no JSON line
+    for name in AFTER_THE_OBJECT:
+        trailing = [r for r in rows if r[CORRUPT_COLUMN] == LINES[name]]
+        assert len(trailing) == 1 and trailing[0]["key"] is None and trailing[0]["body"] is None, name
     assert {r["key"] for r in rows if r[TYPED_BODY_COLUMN] is not None} == CLEAN
     for r in rows:  # a typed line: body parsed (not kept as text) and its line kept; any other: as before
         if r[TYPED_BODY_COLUMN] is not None:
