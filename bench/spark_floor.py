@@ -192,8 +192,7 @@ def parse(spark, work: Path, args, mark, marks, started) -> int:
     tracks = F.col(TYPED_BODY_COLUMN).getField("tracks") if typed_files else F.lit(None).cast("array<string>")
     items = envelopes.select(F.explode_outer(tracks).alias("t"))
     uri = F.col("t").getField("track_uri") if typed_files else F.col("t")
-    got = items.agg(F.count("*").alias("lines"), F.count("t").alias("items"),
-                    F.approx_count_distinct(uri).alias("tracks")).first()
+    got = items.agg(F.count("t").alias("items"), F.approx_count_distinct(uri).alias("tracks")).first()
     mark(f"read, parsed, exploded, aggregated: {got['items']:,} MPD items (about {got['tracks']:,} tracks)")
     report("Spark floor: reading and parsing a landing zone, nothing else",
            f"One fresh process, as Glue starts a job; `{args.parse}` read with the job's reader (the MPD playlist "
